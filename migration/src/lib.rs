@@ -1,0 +1,15 @@
+//! The only source of the database schema. The application and the tests both run these
+//! migrations; nothing creates tables from the entity definitions.
+
+pub use sea_orm_migration::prelude::*;
+
+mod m20261122_000001_core;
+
+pub struct Migrator;
+
+#[async_trait::async_trait]
+impl MigratorTrait for Migrator {
+    fn migrations() -> Vec<Box<dyn MigrationTrait>> {
+        vec![Box::new(m20261122_000001_core::Migration)]
+    }
+}

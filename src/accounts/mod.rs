@@ -1,0 +1,6 @@
+//! People's accounts: creation, the password policy, and (in later versions) registration,
+//! recovery and self-service settings.
+
+pub mod home;
+pub mod password_policy;
+pub mod users;

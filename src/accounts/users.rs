@@ -1,0 +1,166 @@
+//! Creating accounts (the operator CLI now; self-service registration later).
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use secrecy::{ExposeSecret, SecretString};
+
+use super::password_policy::{self, PolicyError};
+use crate::{
+    audit::{self, Actor, AuditEvent},
+    crypto::password::{PasswordError, PasswordHasher},
+    store,
+    web::context::RequestContext,
+};
+
+/// A user ID as typed at sign-in. Matching at sign-in is exact (case-sensitive); uniqueness
+/// is checked on the case-folded form so `JSmith` and `jsmith` can never be two people.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Username(String);
+
+impl Username {
+    pub fn parse(s: &str) -> Result<Self, CreateError> {
+        let ok_len = (3..=64).contains(&s.len());
+        let ok_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'));
+        let starts_alnum = s.bytes().next().is_some_and(|b| b.is_ascii_alphanumeric());
+        if ok_len && ok_chars && starts_alnum {
+            Ok(Self(s.to_owned()))
+        } else {
+            Err(CreateError::InvalidUsername)
+        }
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn normalized(&self) -> String {
+        self.0.to_ascii_lowercase()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum CreateError {
+    #[error("user ID must be 3-64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter or digit")]
+    InvalidUsername,
+    #[error("user ID `{0}` is already taken")]
+    DuplicateUsername(String),
+    #[error("`{0}` is not a valid e-mail address")]
+    InvalidEmail(String),
+    #[error(transparent)]
+    WeakPassword(#[from] PolicyError),
+    #[error(transparent)]
+    Hash(#[from] PasswordError),
+    #[error(transparent)]
+    Db(#[from] sea_orm::DbErr),
+}
+
+/// A deliberately small check: one `@`, something on both sides, a dot in the domain, no
+/// spaces. Whether the mailbox exists is only known by sending to it.
+pub fn valid_email(s: &str) -> bool {
+    let Some((local, domain)) = s.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !domain.contains('@')
+        && s.len() <= 254
+        && !s.chars().any(char::is_whitespace)
+}
+
+#[derive(Debug)]
+pub struct NewUser {
+    pub username: String,
+    pub email: String,
+    pub given_name: Option<String>,
+    pub family_name: Option<String>,
+    pub password: SecretString,
+}
+
+/// Creates an active account; returns its id (the `sub` relying parties see).
+pub async fn create(
+    c: &impl ConnectionTrait,
+    hasher: &PasswordHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    actor: Actor<'_>,
+    new: NewUser,
+) -> Result<String, CreateError> {
+    let username = Username::parse(&new.username)?;
+    let email = new.email.trim().to_owned();
+    if !valid_email(&email) {
+        return Err(CreateError::InvalidEmail(email));
+    }
+    password_policy::check(new.password.expose_secret(), username.as_str())?;
+    if store::accounts::exists_normalized(c, &username.normalized()).await? {
+        return Err(CreateError::DuplicateUsername(username.0));
+    }
+    let password_hash = hasher.hash(&new.password).await?;
+    let id = uuid::Uuid::new_v4().to_string();
+    let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+    store::accounts::insert(
+        c,
+        entity::account::Model {
+            id: id.clone(),
+            username_normalized: username.normalized(),
+            username: username.0,
+            email,
+            email_verified: false,
+            given_name: clean(new.given_name),
+            family_name: clean(new.family_name),
+            password_hash,
+            status: AccountStatus::Active.as_str().to_owned(),
+            created_at: now,
+            updated_at: now,
+            last_login_at: None,
+        },
+    )
+    .await?;
+    audit::record(c, now, ctx, AuditEvent::AccountCreated, actor, Some(&id), serde_json::json!({})).await?;
+    Ok(id)
+}
+
+/// Where an account stands. Only `Active` accounts can sign in.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountStatus {
+    Active,
+    PendingApproval,
+    Locked,
+    Deactivated,
+}
+
+impl AccountStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountStatus::Active => "active",
+            AccountStatus::PendingApproval => "pending",
+            AccountStatus::Locked => "locked",
+            AccountStatus::Deactivated => "deactivated",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [Self::Active, Self::PendingApproval, Self::Locked, Self::Deactivated]
+            .into_iter()
+            .find(|v| v.as_str() == s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn usernames_and_emails() {
+        assert!(Username::parse("jsmith").is_ok());
+        assert!(Username::parse("j.smith@dealer-1").is_ok());
+        assert!(Username::parse("js").is_err());
+        assert!(Username::parse(".hidden").is_err());
+        assert!(Username::parse("has space").is_err());
+        assert_eq!(Username::parse("JSmith").map(|u| u.normalized()).ok(), Some("jsmith".into()));
+        assert!(valid_email("a@b.co"));
+        assert!(!valid_email("a@b"));
+        assert!(!valid_email("@b.co"));
+        assert!(!valid_email("a b@c.de"));
+    }
+}

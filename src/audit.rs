@@ -1,0 +1,90 @@
+//! The audit log: every event that changes who can get in is recorded in the same
+//! transaction as the change itself, so the log and the data never disagree.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::{store, web::context::RequestContext};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AuditEvent {
+    LoginSucceeded,
+    LoginFailed,
+    Logout,
+    ConsentGranted,
+    ClientCreated,
+    AccountCreated,
+    SigningKeyCreated,
+    AuthorizationCodeReplayed,
+    RefreshTokenReplayed,
+    TokenRevoked,
+}
+
+impl AuditEvent {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AuditEvent::LoginSucceeded => "login.succeeded",
+            AuditEvent::LoginFailed => "login.failed",
+            AuditEvent::Logout => "logout",
+            AuditEvent::ConsentGranted => "consent.granted",
+            AuditEvent::ClientCreated => "client.created",
+            AuditEvent::AccountCreated => "account.created",
+            AuditEvent::SigningKeyCreated => "signing_key.created",
+            AuditEvent::AuthorizationCodeReplayed => "authorization_code.replayed",
+            AuditEvent::RefreshTokenReplayed => "refresh_token.replayed",
+            AuditEvent::TokenRevoked => "token.revoked",
+        }
+    }
+}
+
+/// Who did it.
+#[derive(Clone, Copy, Debug)]
+pub enum Actor<'a> {
+    /// An account, by its id.
+    Account(&'a str),
+    /// A client application, by its client_id.
+    Client(&'a str),
+    /// The command-line tool, run by an operator.
+    Cli,
+    /// The provider itself (start-up, background jobs).
+    System,
+    /// Someone not (yet) identified, e.g. a failed sign-in.
+    Anonymous,
+}
+
+impl Actor<'_> {
+    fn render(self) -> Option<String> {
+        match self {
+            Actor::Account(id) => Some(format!("account:{id}")),
+            Actor::Client(id) => Some(format!("client:{id}")),
+            Actor::Cli => Some("cli".into()),
+            Actor::System => Some("system".into()),
+            Actor::Anonymous => None,
+        }
+    }
+}
+
+pub async fn record(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    event: AuditEvent,
+    actor: Actor<'_>,
+    target: Option<&str>,
+    detail: serde_json::Value,
+) -> Result<(), DbErr> {
+    store::audit::insert(
+        c,
+        entity::audit_event::Model {
+            id: 0,
+            at: now,
+            event: event.as_str().to_owned(),
+            actor: actor.render(),
+            target: target.map(str::to_owned),
+            client_ip: ctx.client_ip.clone(),
+            request_id: ctx.request_id.clone(),
+            detail,
+        },
+    )
+    .await
+}

@@ -1,0 +1,82 @@
+//! Password sign-in. "No such user" and "wrong password" are one error that takes the same
+//! time (the password is checked against a dummy hash when the user does not exist), so the
+//! sign-in form cannot be used to find out which user IDs exist.
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+use secrecy::SecretString;
+
+use crate::{
+    accounts::users::AccountStatus,
+    audit::{self, Actor, AuditEvent},
+    crypto::password::PasswordHasher,
+    store,
+    web::context::RequestContext,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LoginError {
+    /// Unknown user ID or wrong password: indistinguishable on purpose.
+    #[error("invalid credentials")]
+    InvalidCredentials,
+    /// The password was right but the account cannot sign in now. Only said after the
+    /// password checked out, so it reveals nothing to someone guessing.
+    #[error("account is {0:?}")]
+    NotActive(AccountStatus),
+    #[error(transparent)]
+    Internal(#[from] anyhow::Error),
+}
+
+/// Verifies a user ID and password and records the outcome in the audit log.
+#[tracing::instrument(skip_all)]
+pub async fn authenticate(
+    c: &impl ConnectionTrait,
+    hasher: &PasswordHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    username: &str,
+    password: &SecretString,
+) -> Result<entity::account::Model, LoginError> {
+    let account = store::accounts::find_by_username(c, username)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let ok = hasher
+        .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
+        .await
+        .map_err(anyhow::Error::from)?;
+    let Some(account) = account.filter(|_| ok) else {
+        audit::record(
+            c,
+            now,
+            ctx,
+            AuditEvent::LoginFailed,
+            Actor::Anonymous,
+            None,
+            // The typed user ID helps investigations; the password never goes anywhere.
+            serde_json::json!({ "username": username.chars().take(64).collect::<String>() }),
+        )
+        .await
+        .map_err(anyhow::Error::from)?;
+        return Err(LoginError::InvalidCredentials);
+    };
+    let status = AccountStatus::parse(&account.status)
+        .ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
+    if status != AccountStatus::Active {
+        return Err(LoginError::NotActive(status));
+    }
+    store::accounts::touch_last_login(c, &account.id, now)
+        .await
+        .map_err(anyhow::Error::from)?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::LoginSucceeded,
+        Actor::Account(&account.id),
+        Some(&account.id),
+        serde_json::json!({ "method": "pwd" }),
+    )
+    .await
+    .map_err(anyhow::Error::from)?;
+    Ok(account)
+}

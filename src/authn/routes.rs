@@ -1,0 +1,219 @@
+//! The sign-in screen: GET shows it, POST checks the password, starts the SSO session and
+//! continues the pending authorization request.
+
+use axum::{
+    Form, Router,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::get,
+};
+use axum_extra::extract::CookieJar;
+use chrono::{DateTime, Duration, Utc};
+use minijinja::context;
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use super::{
+    acr,
+    login::{self, LoginError},
+    session::{self, SsoSession},
+};
+use crate::{
+    access::clients,
+    accounts::users::AccountStatus,
+    error::AppError,
+    oidc::{
+        authorize::{
+            expired_page,
+            flow::{self, FlowError},
+            flow_deps, step_response,
+        },
+        endpoints,
+    },
+    state::AppState,
+    web::{Page, context::RequestContext, cookies, csrf::Csrf},
+};
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(endpoints::LOGIN, get(login_get).post(login_post))
+}
+
+/// The live SSO session of this browser, if any.
+pub async fn current_session(
+    state: &AppState,
+    jar: &CookieJar,
+    now: DateTime<Utc>,
+) -> Result<Option<SsoSession>, sea_orm::DbErr> {
+    let name = cookies::name(cookies::Kind::Session, state.config.issuer.is_https());
+    match jar.get(&name) {
+        Some(c) => session::resume(&state.db, &state.tokens, now, c.value()).await,
+        None => Ok(None),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginQuery {
+    req: Option<String>,
+}
+
+#[derive(Default)]
+struct LoginView<'a> {
+    req: Option<&'a str>,
+    client_name: Option<String>,
+    redirect_uri: Option<String>,
+    username: Option<String>,
+    error: Option<&'a str>,
+}
+
+fn render_login(state: &AppState, csrf: Csrf, v: LoginView<'_>, status: StatusCode) -> Result<Response, AppError> {
+    let mut page = Page::render(
+        &state.templates,
+        "authn/login.html",
+        context! {
+            req => v.req,
+            client_name => v.client_name,
+            username => v.username,
+            error => v.error,
+            csrf => csrf.token(),
+        },
+    )?
+    .status(status);
+    if let Some(uri) = &v.redirect_uri {
+        page = page.allow_form_target(uri);
+    }
+    Ok((csrf.jar(), page).into_response())
+}
+
+/// The application's name and redirect URI for a pending request, for the page header and
+/// the CSP form-action.
+async fn pending_view(state: &AppState, req: &str) -> Result<Option<(String, String)>, AppError> {
+    let pending = match flow::load(&state.db, state.clock.now(), req).await {
+        Ok(p) => p,
+        Err(FlowError::Expired) => return Ok(None),
+        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
+    };
+    let client = clients::find(&state.db, &pending.request.client_id).await?;
+    Ok(client.map(|c| (c.name, pending.request.redirect_uri)))
+}
+
+async fn login_get(State(state): State<AppState>, csrf: Csrf, Query(q): Query<LoginQuery>) -> Result<Response, AppError> {
+    let mut view = LoginView {
+        req: q.req.as_deref(),
+        ..Default::default()
+    };
+    if let Some(req) = q.req.as_deref() {
+        let Some((name, redirect_uri)) = pending_view(&state, req).await? else {
+            return Ok(expired_page());
+        };
+        let pending = flow::load(&state.db, state.clock.now(), req).await.ok();
+        view.username = pending.and_then(|p| p.request.login_hint);
+        view.client_name = Some(name);
+        view.redirect_uri = Some(redirect_uri);
+    }
+    render_login(&state, csrf, view, StatusCode::OK)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginForm {
+    req: Option<String>,
+    username: String,
+    password: String,
+    csrf: String,
+}
+
+/// The one message for a wrong user ID or password: it must not say which was wrong.
+const INVALID_CREDENTIALS: &str = "The user ID or password is incorrect. Passwords are case sensitive: check that Caps Lock is off.";
+
+async fn login_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<LoginForm>,
+) -> Result<Response, AppError> {
+    let req = form.req.as_deref().filter(|r| !r.is_empty());
+    let pending = match req {
+        Some(r) => match pending_view(&state, r).await? {
+            Some(v) => Some(v),
+            None => return Ok(expired_page()),
+        },
+        None => None,
+    };
+    let mut view = LoginView {
+        req,
+        client_name: pending.as_ref().map(|p| p.0.clone()),
+        redirect_uri: pending.as_ref().map(|p| p.1.clone()),
+        username: Some(form.username.chars().take(64).collect()),
+        error: None,
+    };
+    if !csrf.verify(&form.csrf) {
+        view.error = Some("Your session on this page expired. Please try again.");
+        return render_login(&state, csrf, view, StatusCode::FORBIDDEN);
+    }
+    if form.username.trim().is_empty() || form.password.is_empty() {
+        view.error = Some("Enter your user ID and password.");
+        return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    let now = state.clock.now();
+    // Passwords are capped well above the policy's maximum; longer input is never hashed.
+    let too_long = form.username.len() > 64 || form.password.len() > 1024;
+    let password = SecretString::from(form.password);
+    let txn = state.db.begin().await?;
+    let account = if too_long {
+        Err(LoginError::InvalidCredentials)
+    } else {
+        login::authenticate(&txn, &state.passwords, now, &ctx, &form.username, &password).await
+    };
+    let account = match account {
+        Ok(a) => a,
+        Err(e) => {
+            // The failure is audited even though nothing else changes.
+            txn.commit().await?;
+            view.error = Some(match e {
+                LoginError::InvalidCredentials => INVALID_CREDENTIALS,
+                LoginError::NotActive(AccountStatus::PendingApproval) => "Your registration is being reviewed. You will receive an e-mail when it is approved.",
+                LoginError::NotActive(AccountStatus::Locked) => "Your online access is locked. Please call the help desk.",
+                LoginError::NotActive(AccountStatus::Deactivated) => "Your user ID is deactivated. Please request reactivation.",
+                LoginError::NotActive(AccountStatus::Active) => INVALID_CREDENTIALS,
+                LoginError::Internal(e) => return Err(AppError::Internal(e)),
+            });
+            return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
+        }
+    };
+    // A new sign-in replaces whatever session this browser had.
+    if let Some(old) = current_session(&state, &jar, now).await? {
+        session::end(&txn, now, &old.id).await?;
+    }
+    let (sso, token) = session::start(
+        &txn,
+        &state.tokens,
+        now,
+        &ctx,
+        &account.id,
+        &["pwd"],
+        acr::AAL1,
+        Duration::seconds(state.config.session.lifetime_secs),
+    )
+    .await?;
+    let https = state.config.issuer.is_https();
+    let jar = jar.add(cookies::build(cookies::Kind::Session, https, token));
+    let Some(req) = req else {
+        txn.commit().await?;
+        return Ok((jar, Redirect::to(endpoints::HOME)).into_response());
+    };
+    let step = async {
+        let pending = flow::load(&txn, now, req).await?;
+        let client = clients::find(&txn, &pending.request.client_id)
+            .await?
+            .ok_or(FlowError::Expired)?;
+        flow::resume(&txn, &flow_deps(&state), now, &ctx, req, &client, Some(&sso), true, None).await
+    }
+    .await;
+    if matches!(step, Ok(_) | Err(FlowError::Expired)) {
+        txn.commit().await?;
+    }
+    Ok((jar, step_response(step)).into_response())
+}

@@ -1,0 +1,88 @@
+//! The single sign-on session: a server-side row and a cookie holding a random token whose
+//! keyed hash is the row's lookup key. The public session id (`sid` in tokens) is a
+//! different random value, so nothing a relying party sees can be replayed as the cookie.
+
+use chrono::{DateTime, Duration, Utc};
+use sea_orm::{ConnectionTrait, DbErr};
+
+use crate::{
+    crypto::opaque::{self, Purpose, TokenHasher},
+    store,
+    web::context::RequestContext,
+};
+
+#[derive(Clone, Debug)]
+pub struct SsoSession {
+    pub id: String,
+    pub account_id: String,
+    pub auth_time: DateTime<Utc>,
+    pub amr: Vec<String>,
+    pub acr: String,
+}
+
+impl SsoSession {
+    fn from_model(m: entity::sso_session::Model) -> Self {
+        Self {
+            amr: serde_json::from_value(m.amr).unwrap_or_default(),
+            id: m.id,
+            account_id: m.account_id,
+            auth_time: m.auth_time,
+            acr: m.acr,
+        }
+    }
+}
+
+/// Starts a session for an account that just authenticated; returns it and the cookie value.
+pub async fn start(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    account_id: &str,
+    amr: &[&str],
+    acr: &str,
+    lifetime: Duration,
+) -> Result<(SsoSession, String), DbErr> {
+    let token = opaque::generate();
+    let m = entity::sso_session::Model {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: hasher.hash(Purpose::Session, &token),
+        account_id: account_id.to_owned(),
+        auth_time: now,
+        amr: serde_json::json!(amr),
+        acr: acr.to_owned(),
+        user_agent: ctx.user_agent.clone(),
+        client_ip: ctx.client_ip.clone(),
+        created_at: now,
+        last_seen_at: now,
+        expires_at: now + lifetime,
+        ended_at: None,
+    };
+    store::sessions::insert(c, m.clone()).await?;
+    Ok((SsoSession::from_model(m), token))
+}
+
+/// The live session behind a cookie value, if any.
+pub async fn resume(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    now: DateTime<Utc>,
+    cookie_value: &str,
+) -> Result<Option<SsoSession>, DbErr> {
+    let hash = hasher.hash(Purpose::Session, cookie_value);
+    let Some(m) = store::sessions::find_by_token_hash(c, &hash).await? else {
+        return Ok(None);
+    };
+    if m.ended_at.is_some() || m.expires_at <= now {
+        return Ok(None);
+    }
+    Ok(Some(SsoSession::from_model(m)))
+}
+
+/// Ends a session and every token family bound to it that was not granted offline access.
+/// Returns false if it had already ended.
+pub async fn end(c: &impl ConnectionTrait, now: DateTime<Utc>, session_id: &str) -> Result<bool, DbErr> {
+    let ended = store::sessions::end(c, session_id, now).await?;
+    store::tokens::revoke_online_families_of_session(c, session_id, now).await?;
+    Ok(ended)
+}

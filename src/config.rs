@@ -1,0 +1,186 @@
+//! One typed configuration tree, layered with figment: the embedded `config/default.toml`
+//! < an optional file < `ALLY_IDP_*` environment variables < command-line flags.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use figment::{
+    Figment,
+    providers::{Env, Format, Serialized, Toml},
+};
+use secrecy::SecretString;
+use serde::{Deserialize, Serialize};
+use url::Url;
+
+/// The defaults, compiled in so a release binary runs from any directory.
+pub const DEFAULT_TOML: &str = include_str!("../config/default.toml");
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub issuer: Issuer,
+    pub database_url: String,
+    pub database_max_connections: u32,
+    pub data_dir: PathBuf,
+    pub log: String,
+    pub secrets: Secrets,
+    pub password_hashing: PasswordHashing,
+    pub tokens: Tokens,
+    pub session: Session,
+    pub http: Http,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Secrets {
+    pub master_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PasswordHashing {
+    pub memory_kib: u32,
+    pub iterations: u32,
+    pub parallelism: u32,
+    pub max_concurrent: usize,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Tokens {
+    pub authorization_code_ttl_secs: i64,
+    pub access_token_ttl_secs: i64,
+    pub id_token_ttl_secs: i64,
+    pub refresh_token_ttl_secs: i64,
+    pub authorization_request_ttl_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Session {
+    pub lifetime_secs: i64,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Http {
+    pub max_body_bytes: usize,
+    pub request_timeout_secs: u64,
+}
+
+/// The issuer URL, checked once: http(s), no query or fragment (OIDC Discovery §3), and kept
+/// without a trailing slash so endpoint URLs are built by plain concatenation.
+#[derive(Debug, Clone)]
+pub struct Issuer(String);
+
+impl Issuer {
+    pub fn parse(s: &str) -> Result<Self, String> {
+        let url = Url::parse(s).map_err(|e| format!("issuer `{s}` is not a URL: {e}"))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(format!("issuer `{s}` must be an http or https URL"));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(format!("issuer `{s}` must not have a query or fragment"));
+        }
+        Ok(Self(s.trim_end_matches('/').to_owned()))
+    }
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+    pub fn is_https(&self) -> bool {
+        self.0.starts_with("https://")
+    }
+    /// The issuer with `path` appended (`path` starts with `/`).
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.0, path)
+    }
+}
+
+impl<'de> Deserialize<'de> for Issuer {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let s = String::deserialize(d)?;
+        Issuer::parse(&s).map_err(serde::de::Error::custom)
+    }
+}
+
+/// Values given on the command line (or their dedicated environment variables); they win
+/// over every other layer.
+#[derive(Debug, Default, Clone, Serialize)]
+pub struct Overrides {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database_url: Option<String>,
+}
+
+impl Config {
+    /// Builds the configuration from every layer. Unknown keys anywhere are an error, so a
+    /// misspelt setting never silently falls back to its default.
+    pub fn load(file: Option<&std::path::Path>, overrides: &Overrides) -> Result<Self, String> {
+        let mut figment = Figment::from(Toml::string(DEFAULT_TOML));
+        if let Some(path) = file {
+            if !path.exists() {
+                return Err(format!("config file {} does not exist", path.display()));
+            }
+            figment = figment.merge(Toml::file_exact(path));
+        }
+        figment = figment
+            // ALLY_IDP_TEST_* variables belong to the test harness, not to the server.
+            .merge(
+                Env::prefixed("ALLY_IDP_")
+                    .split("__")
+                    .filter(|k| !k.as_str().to_ascii_lowercase().starts_with("test_")),
+            )
+            .merge(Serialized::defaults(overrides));
+        figment.extract().map_err(|e| e.to_string())
+    }
+
+    /// Configuration for the test suite: cheap argon2, an in-memory master key, and the
+    /// given issuer, listen address and database.
+    pub fn for_tests(listen: SocketAddr, database_url: &str) -> Result<Self, String> {
+        let mut c: Config = Figment::from(Toml::string(DEFAULT_TOML))
+            .extract()
+            .map_err(|e| e.to_string())?;
+        c.listen = listen;
+        c.issuer = Issuer::parse(&format!("http://{listen}"))?;
+        c.database_url = database_url.to_owned();
+        c.password_hashing = PasswordHashing {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 2,
+        };
+        c.secrets.master_key = SecretString::from("k8J5z2nq0uXo7mH2d9Q1cV3pL6sT4wY8aB0eF2gR5hM=");
+        Ok(c)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_parse() {
+        let c = Config::load(None, &Overrides::default()).expect("defaults");
+        assert_eq!(c.issuer.as_str(), "http://127.0.0.1:8080");
+        assert_eq!(c.password_hashing.memory_kib, 19456);
+    }
+
+    #[test]
+    fn overrides_win_and_issuer_is_checked() {
+        let o = Overrides {
+            issuer: Some("https://id.example.com/".into()),
+            ..Default::default()
+        };
+        let c = Config::load(None, &o).expect("config");
+        assert_eq!(c.issuer.as_str(), "https://id.example.com");
+        assert!(c.issuer.is_https());
+        let bad = Overrides {
+            issuer: Some("https://id.example.com/?x=1".into()),
+            ..Default::default()
+        };
+        assert!(Config::load(None, &bad).is_err());
+    }
+}

@@ -1,0 +1,82 @@
+//! `serve --demo`: the four applications of the walkthrough and one demo user, created once
+//! and printed once.
+
+use chrono::{DateTime, Utc};
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+
+use crate::{
+    access::clients::{self, GrantType, NewClient},
+    accounts::users::{self, NewUser},
+    audit::Actor,
+    crypto::{keyring::Alg, opaque},
+    state::AppState,
+    store,
+    web::context::RequestContext,
+};
+
+/// (client_id, name, port) of the demo relying parties.
+pub const APPS: [(&str, &str, u16); 4] = [
+    ("card-portal", "Ally Credit Card", 9001),
+    ("smartauction", "SmartAuction", 9002),
+    ("smartcash", "SmartCash", 9003),
+    ("intellirater", "IntelliRater", 9004),
+];
+
+pub const DEMO_USERNAME: &str = "demo";
+
+pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
+    if store::clients::find(&state.db, APPS[0].0).await?.is_some() {
+        eprintln!("demo data already present (its secrets were printed when it was created)");
+        return Ok(());
+    }
+    let ctx = RequestContext::default();
+    let txn = state.db.begin().await?;
+    let mut lines = Vec::new();
+    for (id, name, port) in APPS {
+        let secret = clients::register(
+            &txn,
+            &state.tokens,
+            now,
+            &ctx,
+            Actor::System,
+            NewClient {
+                client_id: id.to_owned(),
+                name: name.to_owned(),
+                redirect_uris: vec![format!("http://127.0.0.1:{port}/callback")],
+                post_logout_redirect_uris: vec![format!("http://127.0.0.1:{port}/")],
+                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+                id_token_alg: Alg::Es256,
+                public: false,
+                third_party: false,
+                secret: None,
+            },
+        )
+        .await?
+        .unwrap_or_default();
+        lines.push(format!("  {id:<14} secret {secret}   redirect http://127.0.0.1:{port}/callback"));
+    }
+    let password = format!("Ally-{}", &opaque::generate()[..16]);
+    users::create(
+        &txn,
+        &state.passwords,
+        now,
+        &ctx,
+        Actor::System,
+        NewUser {
+            username: DEMO_USERNAME.to_owned(),
+            email: "demo@example.com".to_owned(),
+            given_name: Some("Dana".to_owned()),
+            family_name: Some("Demo".to_owned()),
+            password: SecretString::from(password.clone()),
+        },
+    )
+    .await?;
+    txn.commit().await?;
+    println!("Demo applications (client secrets are shown only now):");
+    for l in lines {
+        println!("{l}");
+    }
+    println!("Demo user: {DEMO_USERNAME} / {password}");
+    Ok(())
+}

@@ -1,0 +1,118 @@
+//! The authorization endpoint (RFC 6749 §3.1, OIDC Core §3.1.2), GET and POST.
+
+pub mod decision;
+pub mod flow;
+pub mod request;
+
+use axum::{
+    body::Bytes,
+    extract::{RawQuery, State},
+    http::{HeaderMap, StatusCode, header},
+    response::{IntoResponse, Redirect, Response},
+};
+use axum_extra::extract::CookieJar;
+use chrono::Duration;
+use sea_orm::TransactionTrait;
+
+use self::{
+    flow::{FlowDeps, FlowError, Step},
+    request::AuthorizeError,
+};
+use crate::{
+    access::clients,
+    authn::routes::current_session,
+    error::{AppError, ErrorPage},
+    oidc::{endpoints, error::OAuthError},
+    state::AppState,
+    web::params::Params,
+};
+
+pub async fn authorize_get(State(state): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
+    authorize(&state, &jar, q.unwrap_or_default().as_bytes()).await
+}
+
+pub async fn authorize_post(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return render_error(OAuthError::invalid_request("the authorization request must be form-encoded"));
+    }
+    authorize(&state, &jar, &body).await
+}
+
+pub fn flow_deps(state: &AppState) -> FlowDeps<'_> {
+    let t = &state.config.tokens;
+    FlowDeps {
+        tokens: &state.tokens,
+        issuer: state.issuer(),
+        code_ttl: Duration::seconds(t.authorization_code_ttl_secs),
+        request_ttl: Duration::seconds(t.authorization_request_ttl_secs),
+    }
+}
+
+async fn authorize(state: &AppState, jar: &CookieJar, raw: &[u8]) -> Response {
+    let params = match Params::parse(raw) {
+        Ok(p) => p,
+        Err(e) => return render_error(OAuthError::invalid_request(e.to_string())),
+    };
+    let client = match params.get("client_id").filter(|_| !params.is_duplicated("client_id")) {
+        Some(id) => match clients::find(&state.db, id).await {
+            Ok(c) => c,
+            Err(e) => return AppError::Internal(e).into_response(),
+        },
+        None => None,
+    };
+    let request = match request::validate(&params, client.as_ref(), &state.keyring, state.issuer()) {
+        Ok(r) => r,
+        Err(AuthorizeError::Render(e)) => return render_error(e),
+        Err(AuthorizeError::Redirect { redirect_uri, state: st, error }) => {
+            return Redirect::to(&flow::error_redirect_to(state.issuer(), &redirect_uri, st.as_deref(), &error)).into_response();
+        }
+    };
+    let Some(client) = client else {
+        return AppError::Internal(anyhow::anyhow!("validated request without client")).into_response();
+    };
+    let result = async {
+        let now = state.clock.now();
+        let session = current_session(state, jar, now).await?;
+        let txn = state.db.begin().await?;
+        let step = flow::begin(&txn, &flow_deps(state), now, &client, request, session.as_ref()).await?;
+        txn.commit().await?;
+        Ok::<_, FlowError>(step)
+    }
+    .await;
+    step_response(result)
+}
+
+/// Turns the flow's next step into the browser's next hop.
+pub fn step_response(step: Result<Step, FlowError>) -> Response {
+    match step {
+        Ok(Step::Login(id)) => Redirect::to(&format!("{}?req={id}", endpoints::LOGIN)).into_response(),
+        Ok(Step::Consent(id)) => Redirect::to(&format!("{}?req={id}", endpoints::CONSENT)).into_response(),
+        Ok(Step::Redirect(url)) => Redirect::to(&url).into_response(),
+        Err(FlowError::Expired) => expired_page(),
+        Err(FlowError::Internal(e)) => AppError::Internal(e).into_response(),
+    }
+}
+
+pub fn expired_page() -> Response {
+    ErrorPage {
+        status: StatusCode::BAD_REQUEST,
+        title: "This sign-in link has expired".into(),
+        message: "Go back to the application you came from and sign in again.".into(),
+    }
+    .into_response()
+}
+
+/// OIDC Core §3.1.2.6 and RFC 6749 §4.1.2.1: without a verified client and redirect URI the
+/// error is shown to the user, never redirected.
+fn render_error(e: OAuthError) -> Response {
+    ErrorPage {
+        status: StatusCode::BAD_REQUEST,
+        title: "The application sent an invalid sign-in request".into(),
+        message: format!("{} ({})", e.description, e.code.as_str()).into(),
+    }
+    .into_response()
+}

@@ -1,0 +1,70 @@
+//! Validating our own access tokens (RFC 9068 §4) for UserInfo and introspection: signature
+//! by one of our keys, `typ` at+jwt, our issuer, not expired, and not revoked (its token
+//! family, or its `jti` on the deny-list).
+
+use chrono::{DateTime, Utc};
+use sea_orm::ConnectionTrait;
+
+use crate::{
+    crypto::{jwt, keyring::KeyRing},
+    oidc::issue::ACCESS_TOKEN_TYP,
+    store,
+};
+
+#[derive(Debug)]
+pub struct AccessToken {
+    pub sub: String,
+    pub client_id: String,
+    pub scope: String,
+    pub jti: String,
+    pub iat: i64,
+    pub exp: i64,
+    pub family_id: Option<String>,
+    pub claims: serde_json::Map<String, serde_json::Value>,
+}
+
+/// Signature and claims only; no database.
+pub fn parse(ring: &KeyRing, issuer: &str, token: &str, now: DateTime<Utc>) -> Option<AccessToken> {
+    let v = jwt::verify(ring, token).ok()?;
+    // RFC 9068 §4: reject tokens whose typ is not at+jwt (an ID token is not an access token).
+    if v.typ.as_deref() != Some(ACCESS_TOKEN_TYP) || v.str_claim("iss") != Some(issuer) {
+        return None;
+    }
+    let exp = v.i64_claim("exp")?;
+    if exp <= now.timestamp() {
+        return None;
+    }
+    Some(AccessToken {
+        sub: v.str_claim("sub")?.to_owned(),
+        client_id: v.str_claim("client_id")?.to_owned(),
+        scope: v.str_claim("scope").unwrap_or("").to_owned(),
+        jti: v.str_claim("jti")?.to_owned(),
+        iat: v.i64_claim("iat")?,
+        exp,
+        family_id: v.str_claim("fid").map(str::to_owned),
+        claims: v.claims,
+    })
+}
+
+/// A valid, unrevoked access token.
+pub async fn validate(
+    c: &impl ConnectionTrait,
+    ring: &KeyRing,
+    issuer: &str,
+    token: &str,
+    now: DateTime<Utc>,
+) -> Result<Option<AccessToken>, sea_orm::DbErr> {
+    let Some(at) = parse(ring, issuer, token, now) else {
+        return Ok(None);
+    };
+    if let Some(fid) = &at.family_id {
+        let live = store::tokens::find_family(c, fid).await?.is_some_and(|f| f.revoked_at.is_none());
+        if !live {
+            return Ok(None);
+        }
+    }
+    if store::tokens::is_access_token_denied(c, &at.jti).await? {
+        return Ok(None);
+    }
+    Ok(Some(at))
+}

@@ -1,0 +1,14 @@
+//! Endpoint paths, used by both the router and the discovery document so they cannot drift.
+
+pub const DISCOVERY: &str = "/.well-known/openid-configuration";
+pub const AS_METADATA: &str = "/.well-known/oauth-authorization-server";
+pub const JWKS: &str = "/jwks";
+pub const AUTHORIZE: &str = "/authorize";
+pub const TOKEN: &str = "/token";
+pub const USERINFO: &str = "/userinfo";
+pub const INTROSPECT: &str = "/introspect";
+pub const REVOKE: &str = "/revoke";
+pub const END_SESSION: &str = "/logout";
+pub const LOGIN: &str = "/login";
+pub const CONSENT: &str = "/consent";
+pub const HOME: &str = "/";

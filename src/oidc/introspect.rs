@@ -1,0 +1,85 @@
+//! Token introspection (RFC 7662). Only authenticated clients may ask, and only about their
+//! own tokens; anything else is simply `{"active": false}` so nothing leaks.
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    crypto::opaque::Purpose,
+    oidc::{bearer, client_auth, error::OAuthError, token::parse_form},
+    state::AppState,
+    store,
+};
+
+pub async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    match introspect(&state, &headers, &body).await {
+        Ok(v) => {
+            let mut r = Json(Value::Object(v)).into_response();
+            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+fn inactive() -> Map<String, Value> {
+    let mut m = Map::new();
+    m.insert("active".into(), json!(false));
+    m
+}
+
+async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, OAuthError> {
+    let params = parse_form(headers, body)?;
+    let client = client_auth::authenticate(state, headers, &params).await?;
+    let token = params
+        .get("token")
+        .ok_or_else(|| OAuthError::invalid_request("the request has no token"))?;
+    let now = state.clock.now();
+
+    // The hint only orders the look-ups (RFC 7662 §2.1); both kinds are always tried.
+    if let Some(at) = bearer::validate(&state.db, &state.keyring, state.issuer(), token, now).await? {
+        if at.client_id != client.client_id {
+            return Ok(inactive());
+        }
+        let mut m = Map::new();
+        m.insert("active".into(), json!(true));
+        m.insert("token_type".into(), json!("Bearer"));
+        for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "acr", "sid"] {
+            if let Some(v) = at.claims.get(k) {
+                m.insert(k.into(), v.clone());
+            }
+        }
+        if let Some(a) = store::accounts::find_by_id(&state.db, &at.sub).await? {
+            m.insert("username".into(), json!(a.username));
+        }
+        return Ok(m);
+    }
+
+    let hash = state.tokens.hash(Purpose::RefreshToken, token);
+    let Some(rt) = store::tokens::find_refresh(&state.db, &hash).await? else {
+        return Ok(inactive());
+    };
+    let Some(family) = store::tokens::find_family(&state.db, &rt.family_id).await? else {
+        return Ok(inactive());
+    };
+    let live = rt.consumed_at.is_none() && rt.expires_at > now && family.revoked_at.is_none();
+    if !live || rt.client_id != client.client_id {
+        return Ok(inactive());
+    }
+    let mut m = Map::new();
+    m.insert("active".into(), json!(true));
+    m.insert("token_type".into(), json!("refresh_token"));
+    m.insert("scope".into(), json!(rt.scope));
+    m.insert("client_id".into(), json!(rt.client_id));
+    m.insert("sub".into(), json!(family.account_id));
+    m.insert("iss".into(), json!(state.issuer()));
+    m.insert("iat".into(), json!(rt.created_at.timestamp()));
+    m.insert("exp".into(), json!(rt.expires_at.timestamp()));
+    Ok(m)
+}

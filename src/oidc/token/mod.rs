@@ -1,0 +1,152 @@
+//! The token endpoint (RFC 6749 §3.2): form-encoded POST, client authentication, then one
+//! handler per grant type.
+
+mod authorization_code;
+mod client_credentials;
+mod refresh_token;
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+
+use crate::{
+    access::clients::GrantType,
+    oidc::{client_auth, error::{ErrorCode, OAuthError}, issue::{Minter, TokenResponse}},
+    state::AppState,
+    web::{context::RequestContext, params::Params},
+};
+
+pub async fn token_post(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Bytes) -> Response {
+    match token(&state, &ctx, &headers, &body).await {
+        Ok(r) => {
+            let mut resp = Json(r).into_response();
+            // RFC 6749 §5.1: token responses must not be cached.
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+/// Parses a form-encoded protocol request body; duplicates are refused (RFC 6749 §3.2).
+pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError> {
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(OAuthError::invalid_request("the request body must be application/x-www-form-urlencoded"));
+    }
+    let params = Params::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))?;
+    if let Some(d) = params.first_duplicate() {
+        return Err(OAuthError::invalid_request(format!("parameter `{d}` was sent more than once")));
+    }
+    Ok(params)
+}
+
+pub fn minter(state: &AppState) -> Minter<'_> {
+    Minter {
+        ring: &state.keyring,
+        issuer: state.issuer(),
+        cfg: &state.config.tokens,
+    }
+}
+
+async fn token(state: &AppState, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+    let params = parse_form(headers, body)?;
+    let client = client_auth::authenticate(state, headers, &params).await?;
+    let grant_type = params
+        .get("grant_type")
+        .ok_or_else(|| OAuthError::invalid_request("the request has no grant_type"))?;
+    let grant_type = GrantType::parse(grant_type)
+        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant type is not supported"))?;
+    if !client.allows(grant_type) {
+        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this application may not use this grant type"));
+    }
+    match grant_type {
+        GrantType::AuthorizationCode => authorization_code::exchange(state, ctx, &client, &params).await,
+        GrantType::RefreshToken => refresh_token::exchange(state, ctx, &client, &params).await,
+        GrantType::ClientCredentials => client_credentials::exchange(state, &client, &params),
+    }
+}
+
+/// Mints what a token family buys at this moment: an access token for `access_scope`, a
+/// rotated refresh token (when the client may refresh) carrying `family.scope`, and an ID
+/// token when `openid` was granted.
+pub async fn issue_for_family(
+    c: &impl sea_orm::ConnectionTrait,
+    state: &AppState,
+    client: &crate::access::clients::Client,
+    family: &entity::token_family::Model,
+    access_scope: &crate::oidc::scope::Scope,
+    nonce: Option<&str>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    use crate::{
+        crypto::opaque::{self, Purpose},
+        oidc::{issue::{AuthFacts, Subject}, scope},
+        store,
+    };
+    let amr: Vec<String> = serde_json::from_value(family.amr.clone()).unwrap_or_default();
+    let subject = Subject {
+        sub: &family.account_id,
+        client_id: &client.client_id,
+        scope: access_scope,
+        auth: Some(AuthFacts {
+            auth_time: family.auth_time,
+            amr: &amr,
+            acr: &family.acr,
+            sid: family.session_id.as_deref(),
+        }),
+        family_id: Some(&family.id),
+    };
+    let m = minter(state);
+    let (access_token, expires_in) = m.access_token(&subject, now)?;
+    let refresh_token = if client.allows(GrantType::RefreshToken) {
+        let value = opaque::generate();
+        store::tokens::insert_refresh(
+            c,
+            entity::refresh_token::Model {
+                token_hash: state.tokens.hash(Purpose::RefreshToken, &value),
+                family_id: family.id.clone(),
+                client_id: client.client_id.clone(),
+                scope: family.scope.clone(),
+                created_at: now,
+                expires_at: now + chrono::Duration::seconds(state.config.tokens.refresh_token_ttl_secs),
+                consumed_at: None,
+            },
+        )
+        .await?;
+        Some(value)
+    } else {
+        None
+    };
+    let id_token = if access_scope.contains(scope::OPENID) {
+        Some(m.id_token(&subject, client.id_token_alg, nonce, &access_token, now)?)
+    } else {
+        None
+    };
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in,
+        refresh_token,
+        id_token,
+        scope: access_scope.to_string(),
+    })
+}
+
+/// The account behind a grant must still be allowed in.
+pub async fn require_active_account(c: &impl sea_orm::ConnectionTrait, account_id: &str) -> Result<(), OAuthError> {
+    use crate::accounts::users::AccountStatus;
+    let account = crate::store::accounts::find_by_id(c, account_id).await?;
+    match account.map(|a| AccountStatus::parse(&a.status)) {
+        Some(Some(AccountStatus::Active)) => Ok(()),
+        _ => Err(OAuthError::invalid_grant("the account is no longer active")),
+    }
+}

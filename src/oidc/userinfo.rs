@@ -1,0 +1,128 @@
+//! The UserInfo endpoint (OIDC Core §5.3), GET and POST, with the access token as a bearer
+//! token (RFC 6750 §2.1 header, or §2.2 form body on POST).
+
+use axum::{
+    Json,
+    body::Bytes,
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde_json::{Map, Value, json};
+
+use crate::{
+    accounts::users::AccountStatus,
+    oidc::{
+        bearer,
+        error::{ErrorCode, OAuthError},
+        scope::{self, Scope},
+    },
+    state::AppState,
+    store,
+};
+
+fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, OAuthError> {
+    let Some(v) = headers.get(header::AUTHORIZATION) else {
+        return Ok(None);
+    };
+    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
+    match v.split_once(' ') {
+        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+            Ok(Some(token.trim().to_owned()))
+        }
+        _ => Err(OAuthError::invalid_request("the Authorization header must use the Bearer scheme")),
+    }
+}
+
+fn missing_token() -> OAuthError {
+    // RFC 6750 §3.1: no token at all is answered with a bare challenge; we still send a
+    // JSON body with invalid_token so clients get one shape.
+    OAuthError::invalid_token("an access token is required")
+}
+
+pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let token = match bearer_from_header(&headers) {
+        Ok(Some(t)) => t,
+        Ok(None) => return missing_token().into_response(),
+        Err(e) => return e.into_response(),
+    };
+    respond(userinfo(&state, &token).await)
+}
+
+pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+    let header_token = match bearer_from_header(&headers) {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let body_token = if body.is_empty() {
+        None
+    } else {
+        match super::token::parse_form(&headers, &body) {
+            Ok(p) => p.get("access_token").map(str::to_owned),
+            Err(e) => return e.into_response(),
+        }
+    };
+    let token = match (header_token, body_token) {
+        // RFC 6750 §2: a client MUST NOT use more than one method.
+        (Some(_), Some(_)) => return OAuthError::invalid_request("send the access token once").into_response(),
+        (Some(t), None) | (None, Some(t)) => t,
+        (None, None) => return missing_token().into_response(),
+    };
+    respond(userinfo(&state, &token).await)
+}
+
+fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
+    match r {
+        Ok(claims) => {
+            let mut resp = Json(Value::Object(claims)).into_response();
+            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp
+        }
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
+    let now = state.clock.now();
+    let at = bearer::validate(&state.db, &state.keyring, state.issuer(), token, now)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
+    let granted = Scope::from_stored(&at.scope);
+    if !granted.contains(scope::OPENID) {
+        return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token was not granted the openid scope"));
+    }
+    let account = store::accounts::find_by_id(&state.db, &at.sub)
+        .await?
+        .filter(|a| AccountStatus::parse(&a.status) == Some(AccountStatus::Active))
+        .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
+    Ok(claims_for(&account, &granted))
+}
+
+/// The standard claims (OIDC Core §5.1) the granted scopes release (§5.4).
+pub fn claims_for(account: &entity::account::Model, granted: &Scope) -> Map<String, Value> {
+    let mut c = Map::new();
+    c.insert("sub".into(), json!(account.id));
+    if granted.contains(scope::PROFILE) {
+        let name = [account.given_name.as_deref(), account.family_name.as_deref()]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>()
+            .join(" ");
+        if !name.is_empty() {
+            c.insert("name".into(), json!(name));
+        }
+        if let Some(g) = &account.given_name {
+            c.insert("given_name".into(), json!(g));
+        }
+        if let Some(f) = &account.family_name {
+            c.insert("family_name".into(), json!(f));
+        }
+        c.insert("preferred_username".into(), json!(account.username));
+        c.insert("updated_at".into(), json!(account.updated_at.timestamp()));
+    }
+    if granted.contains(scope::EMAIL) {
+        c.insert("email".into(), json!(account.email));
+        c.insert("email_verified".into(), json!(account.email_verified));
+    }
+    c
+}

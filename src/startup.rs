@@ -1,0 +1,150 @@
+//! Building and running the application: the same path for `serve` and for the tests.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use axum::{Router, middleware, routing::get};
+use tokio::net::TcpListener;
+use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+
+use crate::{
+    accounts,
+    authn,
+    clock::Clock,
+    config::Config,
+    crypto::{
+        keystore,
+        master::{self, DerivedKeys},
+        opaque::TokenHasher,
+        password::PasswordHasher,
+        seal::Sealer,
+    },
+    oidc::{self, discovery, endpoints},
+    state::AppState,
+    store,
+    web::{self, Templates},
+};
+
+/// The secrets and hashers every entry point (server and CLI) derives from configuration.
+pub struct Secrets {
+    pub keys: DerivedKeys,
+    pub tokens: TokenHasher,
+    pub sealer: Sealer,
+    /// True when the master key file was created just now.
+    pub generated_master_key: bool,
+}
+
+pub fn secrets(config: &Config) -> anyhow::Result<Secrets> {
+    let (master, generated) = master::load_or_create(&config.secrets.master_key, &config.data_dir)?;
+    let keys = DerivedKeys::from_master(&master);
+    Ok(Secrets {
+        tokens: TokenHasher::new(keys.token_hash),
+        sealer: Sealer::new(keys.seal),
+        keys,
+        generated_master_key: generated,
+    })
+}
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+}
+
+impl Application {
+    /// Binds the configured address, then builds.
+    pub async fn build(config: Config, clock: Arc<dyn Clock>) -> anyhow::Result<Self> {
+        let listener = TcpListener::bind(config.listen)
+            .await
+            .map_err(|e| anyhow::anyhow!("cannot listen on {}: {e}", config.listen))?;
+        Self::build_with_listener(config, clock, listener).await
+    }
+
+    /// Builds on an already bound listener (tests bind port 0 first: the issuer needs the
+    /// port before the application exists).
+    pub async fn build_with_listener(config: Config, clock: Arc<dyn Clock>, listener: TcpListener) -> anyhow::Result<Self> {
+        let secrets = secrets(&config)?;
+        if secrets.generated_master_key {
+            tracing::warn!(
+                path = %config.data_dir.join("master.key").display(),
+                "generated a new master key; back it up, and in production set secrets.master_key instead"
+            );
+        }
+        let db = store::db::connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+        let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
+        let state = AppState {
+            discovery: discovery::document(&config.issuer),
+            passwords: PasswordHasher::new(&config.password_hashing)?,
+            templates: Arc::new(Templates::new()?),
+            tokens: secrets.tokens,
+            secrets: Arc::new(secrets.keys),
+            keyring,
+            clock,
+            db,
+            config: Arc::new(config),
+        };
+        Ok(Self {
+            router: router(state.clone()),
+            listener,
+            state,
+        })
+    }
+
+    pub fn local_addr(&self) -> std::io::Result<SocketAddr> {
+        self.listener.local_addr()
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until SIGINT or SIGTERM, then finishes in-flight requests and returns.
+    pub async fn run_until_stopped(self) -> std::io::Result<()> {
+        axum::serve(
+            self.listener,
+            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+    }
+}
+
+pub fn router(state: AppState) -> Router {
+    let http = &state.config.http;
+    Router::new()
+        .merge(oidc::routes())
+        .merge(authn::routes::routes())
+        .route(endpoints::HOME, get(accounts::home::home_get))
+        .merge(web::assets::routes())
+        .fallback(|| async { crate::error::AppError::NotFound })
+        .layer(middleware::from_fn_with_state(state.clone(), web::headers::render_error_pages))
+        .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            axum::http::StatusCode::REQUEST_TIMEOUT,
+            Duration::from_secs(http.request_timeout_secs),
+        ))
+        .layer(middleware::from_fn(web::headers::security_headers))
+        .layer(middleware::from_fn(web::context::assign_request_id))
+        .with_state(state)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = term => {},
+    }
+    tracing::info!("shutting down: finishing in-flight requests");
+}

@@ -1,0 +1,34 @@
+//! Application state shared by every handler. Cheap to clone: everything is behind `Arc` or
+//! is itself a handle.
+
+use std::sync::Arc;
+
+use bytes::Bytes;
+use sea_orm::DatabaseConnection;
+
+use crate::{
+    clock::Clock,
+    config::Config,
+    crypto::{keyring::KeyRing, master::DerivedKeys, opaque::TokenHasher, password::PasswordHasher},
+    web::Templates,
+};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub db: DatabaseConnection,
+    pub config: Arc<Config>,
+    pub keyring: Arc<KeyRing>,
+    pub secrets: Arc<DerivedKeys>,
+    pub tokens: TokenHasher,
+    pub passwords: PasswordHasher,
+    pub templates: Arc<Templates>,
+    pub clock: Arc<dyn Clock>,
+    /// The discovery document, serialised once at start-up.
+    pub discovery: Bytes,
+}
+
+impl AppState {
+    pub fn issuer(&self) -> &str {
+        self.config.issuer.as_str()
+    }
+}

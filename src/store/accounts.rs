@@ -1,0 +1,40 @@
+use chrono::{DateTime, Utc};
+use entity::account::{self, ActiveModel, Column, Entity, Model};
+use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, ColumnTrait};
+
+pub async fn find_by_username(c: &impl ConnectionTrait, username: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find().filter(Column::Username.eq(username)).one(c).await
+}
+
+pub async fn find_by_id(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(c).await
+}
+
+pub async fn exists_normalized(c: &impl ConnectionTrait, normalized: &str) -> Result<bool, DbErr> {
+    Ok(Entity::find()
+        .filter(Column::UsernameNormalized.eq(normalized))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
+    let am: ActiveModel = m.into();
+    Entity::insert(am).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
+    Entity::find().order_by_asc(Column::Username).all(c).await
+}
+
+pub async fn touch_last_login(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    Entity::update(account::ActiveModel {
+        id: Set(id.to_owned()),
+        last_login_at: Set(Some(now)),
+        ..Default::default()
+    })
+    .exec(c)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,16 @@
+//! The only module that builds sea-orm queries. Functions are named for what they do
+//! (`find_`, `insert_`, `consume_`, `revoke_`) and take any connection or transaction, so the
+//! caller decides the transaction boundary.
+
+pub mod accounts;
+pub mod audit;
+pub mod auth_requests;
+pub mod clients;
+pub mod codes;
+pub mod consents;
+pub mod db;
+pub mod keys;
+pub mod sessions;
+pub mod tokens;
+
+pub use sea_orm::{ConnectionTrait, DbErr};

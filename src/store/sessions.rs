@@ -1,0 +1,28 @@
+use chrono::{DateTime, Utc};
+use entity::sso_session::{ActiveModel, Column, Entity, Model};
+use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+
+pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
+    let am: ActiveModel = m.into();
+    Entity::insert(am).exec_without_returning(c).await?;
+    Ok(())
+}
+
+pub async fn find_by_token_hash(c: &impl ConnectionTrait, token_hash: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find().filter(Column::TokenHash.eq(token_hash)).one(c).await
+}
+
+pub async fn find(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(c).await
+}
+
+/// Ends the session; false if it had already ended.
+pub async fn end(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
+    let r = Entity::update_many()
+        .col_expr(Column::EndedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::EndedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

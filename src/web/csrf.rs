@@ -1,0 +1,63 @@
+//! CSRF protection for every form: a random secret in a Strict cookie, and in each form a
+//! token that is the HMAC of that secret under a server key. A cross-site page can neither
+//! read the cookie nor compute the token, and a token is useless with another browser's
+//! cookie.
+
+use axum::{extract::FromRequestParts, http::request::Parts};
+use axum_extra::extract::CookieJar;
+use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use subtle::ConstantTimeEq;
+
+use crate::{crypto, state::AppState, web::cookies};
+
+/// The browser's CSRF secret: the existing cookie, or a new one that the response must set
+/// (return the jar from `Csrf::jar`).
+pub struct Csrf {
+    secret: String,
+    key: [u8; 32],
+    jar: CookieJar,
+    https: bool,
+}
+
+impl Csrf {
+    /// The token to put in a form's hidden `csrf` field.
+    pub fn token(&self) -> String {
+        form_token(&self.key, &self.secret)
+    }
+
+    /// Whether `submitted` is the token for this browser's existing secret.
+    pub fn verify(&self, submitted: &str) -> bool {
+        let has_cookie = self.jar.get(&cookies::name(cookies::Kind::Csrf, self.https)).is_some();
+        has_cookie && self.token().as_bytes().ct_eq(submitted.as_bytes()).into()
+    }
+
+    /// The cookie jar to return with the response, carrying the secret.
+    pub fn jar(self) -> CookieJar {
+        self.jar
+            .add(cookies::build(cookies::Kind::Csrf, self.https, self.secret))
+    }
+}
+
+fn form_token(key: &[u8; 32], secret: &str) -> String {
+    URL_SAFE_NO_PAD.encode(crypto::hmac_sha256(key, &[secret.as_bytes()]))
+}
+
+impl FromRequestParts<AppState> for Csrf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        let jar = CookieJar::from_headers(&parts.headers);
+        let https = state.config.issuer.is_https();
+        let secret = jar
+            .get(&cookies::name(cookies::Kind::Csrf, https))
+            .map(|c| c.value().to_owned())
+            .filter(|v| v.len() == 43)
+            .unwrap_or_else(crypto::opaque::generate);
+        Ok(Self {
+            secret,
+            key: state.secrets.csrf,
+            jar,
+            https,
+        })
+    }
+}

@@ -1,0 +1,12 @@
+//! Everything HTTP-shaped that is not a protocol endpoint: template rendering, CSRF,
+//! cookies, security headers, static assets, request context and raw form parsing.
+
+pub mod assets;
+pub mod context;
+pub mod cookies;
+pub mod csrf;
+pub mod headers;
+pub mod params;
+pub mod templates;
+
+pub use templates::{Page, Templates};
