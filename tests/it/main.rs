@@ -1,1 +1,13 @@
+//! The integration suite: one binary, one module per feature. Every test spawns the real
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+//! application on 127.0.0.1 with its own database.
 
+mod helpers;
+
+mod authorize;
+mod cli;
+mod discovery;
+mod login;
+mod logout;
+mod rp_flow;
+mod tokens;

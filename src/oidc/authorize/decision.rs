@@ -41,9 +41,9 @@ pub fn decide(
     let session_ok = session.is_some_and(|s| {
         let fresh = progress.login_session == Some(s.id);
         // OIDC Core §3.1.2.1: prompt=login forces re-authentication; max_age bounds the
-        // age of the authentication (max_age=0 means always re-authenticate).
+        // age of the authentication, and max_age=0 is equivalent to prompt=login (errata 2).
         (!req.prompt.login || fresh)
-            && req.max_age.is_none_or(|m| fresh || age_secs(s.auth_time, now) <= m)
+            && req.max_age.is_none_or(|m| fresh || (m > 0 && age_secs(s.auth_time, now) <= m))
             && req.id_token_hint_sub.as_deref().is_none_or(|sub| sub == s.account_id)
     });
     let Some(session) = session.filter(|_| session_ok) else {
@@ -133,6 +133,10 @@ mod tests {
         let r = req("openid", Prompt::default(), Some(60));
         assert_eq!(decide(&r, false, Some(session(30)), None, Progress::default(), now()), Decision::Issue);
         assert_eq!(decide(&r, false, Some(session(61)), None, Progress::default(), now()), Decision::NeedLogin);
+        let zero = req("openid", Prompt::default(), Some(0));
+        assert_eq!(decide(&zero, false, Some(session(0)), None, Progress::default(), now()), Decision::NeedLogin);
+        let p = Progress { login_session: Some("s1"), consented_by: None };
+        assert_eq!(decide(&zero, false, Some(session(0)), None, p, now()), Decision::Issue);
     }
 
     #[test]

@@ -1,0 +1,356 @@
+//! The test harness: a real application per test on 127.0.0.1:0 with its own database
+//! (a SQLite file, or a fresh PostgreSQL schema when ALLY_IDP_TEST_DATABASE_URL is set), a
+//! cookie-keeping HTTP client that does not follow redirects, and openidconnect as the
+//! relying party.
+
+pub mod rp;
+
+use std::sync::Arc;
+
+use ally_idp::{
+    access::clients::{self, GrantType, NewClient},
+    accounts::users::{self, NewUser},
+    audit::Actor,
+    clock::OffsetClock,
+    config::Config,
+    crypto::keyring::Alg,
+    startup::Application,
+    state::AppState,
+    web::context::RequestContext,
+};
+use chrono::Duration;
+use reqwest::{Response, StatusCode, header};
+use sea_orm::{ConnectionTrait, Database};
+use secrecy::SecretString;
+
+pub const PASSWORD: &str = "correct horse battery staple";
+
+pub struct TestApp {
+    pub issuer: String,
+    /// A browser: keeps cookies, never follows redirects.
+    pub browser: reqwest::Client,
+    /// A plain back-channel client (no cookies, no redirects).
+    pub http: reqwest::Client,
+    pub clock: OffsetClock,
+    pub state: AppState,
+    _db: TestDb,
+    _dir: tempfile::TempDir,
+}
+
+/// Options for a test client registration.
+pub struct ClientSpec {
+    pub client_id: &'static str,
+    pub public: bool,
+    pub third_party: bool,
+    pub grant_types: Vec<GrantType>,
+    pub alg: Alg,
+}
+
+impl ClientSpec {
+    pub fn confidential(client_id: &'static str) -> Self {
+        Self {
+            client_id,
+            public: false,
+            third_party: false,
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            alg: Alg::Es256,
+        }
+    }
+}
+
+pub fn redirect_uri(client_id: &str) -> String {
+    format!("http://127.0.0.1:9999/{client_id}/callback")
+}
+
+pub fn post_logout_uri(client_id: &str) -> String {
+    format!("http://127.0.0.1:9999/{client_id}/")
+}
+
+/// A database for one test: a SQLite file in `dir`, or a fresh schema in the PostgreSQL named
+/// by ALLY_IDP_TEST_DATABASE_URL. Dropping it removes the schema.
+pub struct TestDb {
+    pub url: String,
+    pg: Option<(String, String)>,
+}
+
+/// Runs a PostgreSQL statement from a thread of its own, so it works from sync code, async
+/// tests and Drop alike.
+fn pg_execute(base: &str, sql: String) -> Result<(), String> {
+    let base = base.to_owned();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        rt.block_on(async {
+            let db = Database::connect(&base).await.map_err(|e| e.to_string())?;
+            db.execute_unprepared(&sql).await.map_err(|e| e.to_string())?;
+            db.close().await.map_err(|e| e.to_string())
+        })
+    })
+    .join()
+    .map_err(|_| "thread panicked".to_owned())?
+}
+
+impl TestDb {
+    pub fn new(dir: &std::path::Path) -> Self {
+        match std::env::var("ALLY_IDP_TEST_DATABASE_URL") {
+            Ok(base) if base.starts_with("postgres") => {
+                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+                pg_execute(&base, format!("CREATE SCHEMA {schema}")).expect("create test schema");
+                let sep = if base.contains('?') { '&' } else { '?' };
+                Self {
+                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+                    pg: Some((base, schema)),
+                }
+            }
+            _ => Self {
+                url: format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
+                pg: None,
+            },
+        }
+    }
+}
+
+impl Drop for TestDb {
+    fn drop(&mut self) {
+        if let Some((base, schema)) = self.pg.take() {
+            let _ = pg_execute(&base, format!("DROP SCHEMA IF EXISTS {schema} CASCADE"));
+        }
+    }
+}
+
+impl TestApp {
+    pub async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let db = TestDb::new(dir.path());
+        let mut config = Config::for_tests(addr, &db.url).expect("config");
+        config.data_dir = dir.path().to_owned();
+        tweak(&mut config);
+        let clock = OffsetClock::default();
+        let app = Application::build_with_listener(config, Arc::new(clock.clone()), listener)
+            .await
+            .expect("build app");
+        let state = app.state().clone();
+        tokio::spawn(app.run_until_stopped());
+        let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        Self {
+            issuer: format!("http://{addr}"),
+            browser: no_redirects().cookie_store(true).build().expect("browser"),
+            http: no_redirects().build().expect("http"),
+            clock,
+            state,
+            _db: db,
+            _dir: dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.issuer)
+    }
+
+    pub fn advance(&self, secs: i64) {
+        self.clock.advance(Duration::seconds(secs));
+    }
+
+    /// Registers a client the way the CLI does; returns its secret (None if public).
+    pub async fn add_client(&self, spec: ClientSpec) -> Option<String> {
+        clients::register(
+            &self.state.db,
+            &self.state.tokens,
+            self.state.clock.now(),
+            &RequestContext::default(),
+            Actor::Cli,
+            NewClient {
+                client_id: spec.client_id.to_owned(),
+                name: format!("App {}", spec.client_id),
+                redirect_uris: if spec.grant_types.contains(&GrantType::AuthorizationCode) {
+                    vec![redirect_uri(spec.client_id)]
+                } else {
+                    vec![]
+                },
+                post_logout_redirect_uris: vec![post_logout_uri(spec.client_id)],
+                grant_types: spec.grant_types,
+                id_token_alg: spec.alg,
+                public: spec.public,
+                third_party: spec.third_party,
+                secret: None,
+            },
+        )
+        .await
+        .expect("register client")
+    }
+
+    pub async fn add_user(&self, username: &str) -> String {
+        users::create(
+            &self.state.db,
+            &self.state.passwords,
+            self.state.clock.now(),
+            &RequestContext::default(),
+            Actor::Cli,
+            NewUser {
+                username: username.to_owned(),
+                email: format!("{username}@example.com"),
+                given_name: Some("Test".into()),
+                family_name: Some("User".into()),
+                password: SecretString::from(PASSWORD),
+            },
+        )
+        .await
+        .expect("create user")
+    }
+
+    /// GETs the login page at `login_url` and submits the credentials; returns the response
+    /// to the POST.
+    pub async fn submit_login(&self, login_url: &str, username: &str, password: &str) -> Response {
+        let url = if login_url.starts_with('/') { self.url(login_url) } else { login_url.to_owned() };
+        let page = self.browser.get(&url).send().await.expect("login page");
+        assert_eq!(page.status(), StatusCode::OK, "login page");
+        let html = page.text().await.expect("html");
+        let mut form = vec![
+            ("csrf", hidden(&html, "csrf").expect("csrf field")),
+            ("username", username.to_owned()),
+            ("password", password.to_owned()),
+        ];
+        if let Some(req) = hidden(&html, "req") {
+            form.push(("req", req));
+        }
+        self.browser.post(self.url("/login")).form(&form).send().await.expect("post login")
+    }
+
+    /// Runs an authorization request through login (and consent if asked); returns the final
+    /// redirect to the application.
+    pub async fn authorize(&self, authorize_url: &str, username: &str) -> url::Url {
+        let resp = self.browser.get(authorize_url).send().await.expect("authorize");
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER, "authorize redirects");
+        let mut resp = resp;
+        let loc = location(&resp);
+        if loc.starts_with("/login") {
+            resp = self.submit_login(&loc, username, PASSWORD).await;
+            assert_eq!(resp.status(), StatusCode::SEE_OTHER, "login succeeds");
+        }
+        let loc = location(&resp);
+        if loc.starts_with("/consent") {
+            resp = self.consent(&loc, "allow").await;
+        }
+        url::Url::parse(&location(&resp)).expect("redirect to the application")
+    }
+
+    pub async fn consent(&self, consent_path: &str, decision: &str) -> Response {
+        let page = self.browser.get(self.url(consent_path)).send().await.expect("consent page");
+        assert_eq!(page.status(), StatusCode::OK);
+        let html = page.text().await.expect("html");
+        let form = [
+            ("csrf", hidden(&html, "csrf").expect("csrf")),
+            ("req", hidden(&html, "req").expect("req")),
+            ("decision", decision.to_owned()),
+        ];
+        let resp = self.browser.post(self.url("/consent")).form(&form).send().await.expect("consent");
+        assert_eq!(resp.status(), StatusCode::SEE_OTHER);
+        resp
+    }
+
+    /// Rows in a table (to prove that a bad request wrote nothing).
+    pub async fn count(&self, table: &str) -> i64 {
+        let db = &self.state.db;
+        let row = db
+            .query_one_raw(sea_orm::Statement::from_string(
+                db.get_database_backend(),
+                format!("SELECT COUNT(*) AS n FROM {table}"),
+            ))
+            .await
+            .expect("count")
+            .expect("row");
+        row.try_get::<i64>("", "n").expect("n")
+    }
+
+    /// Audit events of one kind.
+    pub async fn audit_events(&self, event: &str) -> Vec<entity::audit_event::Model> {
+        ally_idp::store::audit::list(&self.state.db)
+            .await
+            .expect("audit")
+            .into_iter()
+            .filter(|e| e.event == event)
+            .collect()
+    }
+}
+
+pub fn location(resp: &Response) -> String {
+    resp.headers()
+        .get(header::LOCATION)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_else(|| panic!("no Location header on {}", resp.status()))
+        .to_owned()
+}
+
+/// The value of a hidden input in a page (the templates write `name="x" value="y"`).
+pub fn hidden(html: &str, name: &str) -> Option<String> {
+    let marker = format!("name=\"{name}\" value=\"");
+    let start = html.find(&marker)? + marker.len();
+    let end = html[start..].find('"')? + start;
+    Some(html[start..end].replace("&#x2f;", "/").replace("&amp;", "&"))
+}
+
+/// A query parameter of a URL.
+pub fn param(url: &url::Url, name: &str) -> Option<String> {
+    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+}
+
+/// Asserts an RFC 6749 §5.2 error body and status.
+pub async fn assert_oauth_error(resp: Response, status: StatusCode, code: &str) -> serde_json::Value {
+    assert_eq!(resp.status(), status, "status for {code}");
+    assert_eq!(
+        resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
+    let body: serde_json::Value = resp.json().await.expect("json error body");
+    assert_eq!(body["error"], code, "body: {body}");
+    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    body
+}
+
+/// A simple authorization URL for a client (PKCE S256 with a fixed verifier).
+pub fn authorize_url(app: &TestApp, client_id: &str, extra: &[(&str, &str)]) -> String {
+    let mut u = url::Url::parse(&app.url("/authorize")).expect("url");
+    {
+        let mut q = u.query_pairs_mut();
+        q.append_pair("client_id", client_id)
+            .append_pair("redirect_uri", &redirect_uri(client_id))
+            .append_pair("response_type", "code")
+            .append_pair("state", "st-123")
+            .append_pair("nonce", "n-456")
+            .append_pair("code_challenge", PKCE_CHALLENGE)
+            .append_pair("code_challenge_method", "S256");
+        let has_scope = extra.iter().any(|(k, _)| *k == "scope");
+        if !has_scope {
+            q.append_pair("scope", "openid profile email");
+        }
+        for (k, v) in extra {
+            q.append_pair(k, v);
+        }
+    }
+    u.to_string()
+}
+
+/// RFC 7636 appendix B.
+pub const PKCE_VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+pub const PKCE_CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+/// Exchanges a code at the token endpoint with client_secret_basic.
+pub async fn exchange_code(app: &TestApp, client_id: &str, secret: &str, code: &str) -> Response {
+    app.http
+        .post(app.url("/token"))
+        .basic_auth(client_id, Some(secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", &redirect_uri(client_id)),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .expect("token request")
+}
