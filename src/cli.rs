@@ -228,26 +228,38 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let secrets = startup::secrets(&config)?;
             let db = open_db(&config).await?;
             let txn = db.begin().await?;
-            let shown = clients::register(&txn, &secrets.tokens, clock.now(), &ctx, Actor::Cli, new).await?;
+            let shown =
+                clients::register(&txn, &secrets.tokens, clock.now(), &ctx, Actor::Cli, new)
+                    .await?;
             txn.commit().await?;
             match shown {
                 Some(s) => {
                     println!("{s}");
-                    eprintln!("created confidential client `{}`; its secret (above) is shown only this once", a.client_id);
+                    eprintln!(
+                        "created confidential client `{}`; its secret (above) is shown only this once",
+                        a.client_id
+                    );
                 }
                 None => eprintln!("created client `{}`", a.client_id),
             }
         }
         Command::Client(ClientCommand::List) => {
             let db = open_db(&config).await?;
-            println!("{:<24} {:<12} {:<40} {}", "CLIENT_ID", "TYPE", "GRANT_TYPES", "REDIRECT_URIS");
+            println!(
+                "{:<24} {:<12} {:<40} REDIRECT_URIS",
+                "CLIENT_ID", "TYPE", "GRANT_TYPES"
+            );
             for m in store::clients::list(&db).await? {
                 let c = clients::Client::from_model(m).map_err(anyhow::Error::msg)?;
                 println!(
                     "{:<24} {:<12} {:<40} {}",
                     c.client_id,
                     if c.public { "public" } else { "confidential" },
-                    c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>().join(","),
+                    c.grant_types
+                        .iter()
+                        .map(|g| g.as_str())
+                        .collect::<Vec<_>>()
+                        .join(","),
                     c.redirect_uris.join(" ")
                 );
             }
@@ -277,9 +289,12 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::User(UserCommand::List) => {
             let db = open_db(&config).await?;
-            println!("{:<36} {:<24} {:<12} {}", "ID", "USERNAME", "STATUS", "EMAIL");
+            println!("{:<36} {:<24} {:<12} EMAIL", "ID", "USERNAME", "STATUS");
             for a in store::accounts::list(&db).await? {
-                println!("{:<36} {:<24} {:<12} {}", a.id, a.username, a.status, a.email);
+                println!(
+                    "{:<36} {:<24} {:<12} {}",
+                    a.id, a.username, a.status, a.email
+                );
             }
         }
     }

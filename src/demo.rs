@@ -54,7 +54,9 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         )
         .await?
         .unwrap_or_default();
-        lines.push(format!("  {id:<14} secret {secret}   redirect http://127.0.0.1:{port}/callback"));
+        lines.push(format!(
+            "  {id:<14} secret {secret}   redirect http://127.0.0.1:{port}/callback"
+        ));
     }
     let password = format!("Ally-{}", &opaque::generate()[..16]);
     users::create(

@@ -7,8 +7,7 @@ use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
-    accounts,
-    authn,
+    accounts, authn,
     clock::Clock,
     config::Config,
     crypto::{
@@ -61,7 +60,11 @@ impl Application {
 
     /// Builds on an already bound listener (tests bind port 0 first: the issuer needs the
     /// port before the application exists).
-    pub async fn build_with_listener(config: Config, clock: Arc<dyn Clock>, listener: TcpListener) -> anyhow::Result<Self> {
+    pub async fn build_with_listener(
+        config: Config,
+        clock: Arc<dyn Clock>,
+        listener: TcpListener,
+    ) -> anyhow::Result<Self> {
         let secrets = secrets(&config)?;
         if secrets.generated_master_key {
             tracing::warn!(
@@ -69,7 +72,9 @@ impl Application {
                 "generated a new master key; back it up, and in production set secrets.master_key instead"
             );
         }
-        let db = store::db::connect_and_migrate(&config.database_url, config.database_max_connections).await?;
+        let db =
+            store::db::connect_and_migrate(&config.database_url, config.database_max_connections)
+                .await?;
         let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
         let state = AppState {
             discovery: discovery::document(&config.issuer),
@@ -101,7 +106,8 @@ impl Application {
     pub async fn run_until_stopped(self) -> std::io::Result<()> {
         axum::serve(
             self.listener,
-            self.router.into_make_service_with_connect_info::<SocketAddr>(),
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown_signal())
         .await
@@ -116,7 +122,10 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })
-        .layer(middleware::from_fn_with_state(state.clone(), web::headers::render_error_pages))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::headers::render_error_pages,
+        ))
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
         .layer(TimeoutLayer::with_status_code(
             axum::http::StatusCode::REQUEST_TIMEOUT,

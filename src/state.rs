@@ -9,7 +9,9 @@ use sea_orm::DatabaseConnection;
 use crate::{
     clock::Clock,
     config::Config,
-    crypto::{keyring::KeyRing, master::DerivedKeys, opaque::TokenHasher, password::PasswordHasher},
+    crypto::{
+        keyring::KeyRing, master::DerivedKeys, opaque::TokenHasher, password::PasswordHasher,
+    },
     web::Templates,
 };
 

@@ -91,7 +91,10 @@ impl Client {
     }
 }
 
-pub async fn find(c: &impl ConnectionTrait, client_id: &str) -> Result<Option<Client>, anyhow::Error> {
+pub async fn find(
+    c: &impl ConnectionTrait,
+    client_id: &str,
+) -> Result<Option<Client>, anyhow::Error> {
     match store::clients::find(c, client_id).await? {
         Some(m) => Ok(Some(Client::from_model(m).map_err(anyhow::Error::msg)?)),
         None => Ok(None),
@@ -138,7 +141,8 @@ pub enum RegisterError {
 /// loopback http (RFC 8252 §7.3, RFC 9700 §2.6), or a private-use scheme for native apps
 /// (RFC 8252 §7.1, reverse-domain names contain a dot).
 pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
-    let u = url::Url::parse(uri).map_err(|e| format!("redirect URI `{uri}` is not an absolute URI: {e}"))?;
+    let u = url::Url::parse(uri)
+        .map_err(|e| format!("redirect URI `{uri}` is not an absolute URI: {e}"))?;
     if u.fragment().is_some() {
         return Err(format!("redirect URI `{uri}` must not contain a fragment"));
     }
@@ -149,17 +153,23 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
             if loopback {
                 Ok(())
             } else {
-                Err(format!("redirect URI `{uri}` must use https (plain http is allowed only for localhost/127.0.0.1)"))
+                Err(format!(
+                    "redirect URI `{uri}` must use https (plain http is allowed only for localhost/127.0.0.1)"
+                ))
             }
         }
         s if s.contains('.') => Ok(()),
-        _ => Err(format!("redirect URI `{uri}` must use https, loopback http, or a private-use scheme like com.example.app")),
+        _ => Err(format!(
+            "redirect URI `{uri}` must use https, loopback http, or a private-use scheme like com.example.app"
+        )),
     }
 }
 
 fn valid_client_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
-        && id.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
 }
 
 /// Registers a client and returns the secret to show once (None for a public client or when
@@ -178,7 +188,11 @@ pub async fn register(
     if new.name.trim().is_empty() {
         return Err(RegisterError::EmptyName);
     }
-    for uri in new.redirect_uris.iter().chain(&new.post_logout_redirect_uris) {
+    for uri in new
+        .redirect_uris
+        .iter()
+        .chain(&new.post_logout_redirect_uris)
+    {
         validate_redirect_uri(uri).map_err(RegisterError::InvalidUri)?;
     }
     if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
@@ -189,13 +203,15 @@ pub async fn register(
     {
         return Err(RegisterError::RefreshWithoutCode);
     }
-    if new.public && (new.grant_types.contains(&GrantType::ClientCredentials) || new.secret.is_some()) {
+    if new.public
+        && (new.grant_types.contains(&GrantType::ClientCredentials) || new.secret.is_some())
+    {
         return Err(RegisterError::PublicWithSecretGrant);
     }
-    if let Some(s) = &new.secret {
-        if s.expose_secret().len() < 32 {
-            return Err(RegisterError::WeakSecret);
-        }
+    if let Some(s) = &new.secret
+        && s.expose_secret().len() < 32
+    {
+        return Err(RegisterError::WeakSecret);
     }
     if store::clients::find(c, &new.client_id).await?.is_some() {
         return Err(RegisterError::DuplicateClientId(new.client_id));
@@ -204,7 +220,10 @@ pub async fn register(
         (None, None)
     } else {
         match new.secret {
-            Some(s) => (Some(hasher.hash(Purpose::ClientSecret, s.expose_secret())), None),
+            Some(s) => (
+                Some(hasher.hash(Purpose::ClientSecret, s.expose_secret())),
+                None,
+            ),
             None => {
                 let s = opaque::generate();
                 (Some(hasher.hash(Purpose::ClientSecret, &s)), Some(s))
@@ -222,7 +241,12 @@ pub async fn register(
             third_party: new.third_party,
             redirect_uris: json(new.redirect_uris),
             post_logout_redirect_uris: json(new.post_logout_redirect_uris),
-            grant_types: json(new.grant_types.iter().map(|g| g.as_str().to_owned()).collect()),
+            grant_types: json(
+                new.grant_types
+                    .iter()
+                    .map(|g| g.as_str().to_owned())
+                    .collect(),
+            ),
             id_token_alg: new.id_token_alg.as_str().to_owned(),
             created_at: now,
             updated_at: now,

@@ -16,7 +16,11 @@ use crate::{
     web::{Page, csrf::Csrf},
 };
 
-pub async fn home_get(State(state): State<AppState>, jar: CookieJar, csrf: Csrf) -> Result<Response, AppError> {
+pub async fn home_get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    csrf: Csrf,
+) -> Result<Response, AppError> {
     let Some(session) = current_session(&state, &jar, state.clock.now()).await? else {
         return Ok(Redirect::to(endpoints::LOGIN).into_response());
     };

@@ -3,8 +3,16 @@
 /// A few of the most common passwords; the full breached-password list arrives with
 /// self-service registration. Compared case-insensitively.
 const COMMON: &[&str] = &[
-    "password1234", "123456789012", "qwertyuiopas", "passwordpassword", "iloveyou1234",
-    "letmein12345", "welcome12345", "administrator", "password12345", "qwerty123456",
+    "password1234",
+    "123456789012",
+    "qwertyuiopas",
+    "passwordpassword",
+    "iloveyou1234",
+    "letmein12345",
+    "welcome12345",
+    "administrator",
+    "password12345",
+    "qwerty123456",
 ];
 
 pub const MIN_LEN: usize = 12;
@@ -49,7 +57,10 @@ mod tests {
         assert_eq!(check("", "u"), Err(PolicyError::TooShort));
         assert_eq!(check("short", "u"), Err(PolicyError::TooShort));
         assert_eq!(check(&"x".repeat(129), "u"), Err(PolicyError::TooLong));
-        assert_eq!(check("my-jsmith-secret-pw", "JSmith"), Err(PolicyError::ContainsUsername));
+        assert_eq!(
+            check("my-jsmith-secret-pw", "JSmith"),
+            Err(PolicyError::ContainsUsername)
+        );
         assert_eq!(check("Password1234", "u"), Err(PolicyError::Common));
         assert_eq!(check("correct horse battery staple", "jsmith"), Ok(()));
     }

@@ -40,7 +40,9 @@ impl Username {
 
 #[derive(Debug, thiserror::Error)]
 pub enum CreateError {
-    #[error("user ID must be 3-64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter or digit")]
+    #[error(
+        "user ID must be 3-64 characters: letters, digits, '.', '_', '-' or '@', starting with a letter or digit"
+    )]
     InvalidUsername,
     #[error("user ID `{0}` is already taken")]
     DuplicateUsername(String),
@@ -117,7 +119,16 @@ pub async fn create(
         },
     )
     .await?;
-    audit::record(c, now, ctx, AuditEvent::AccountCreated, actor, Some(&id), serde_json::json!({})).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::AccountCreated,
+        actor,
+        Some(&id),
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(id)
 }
 
@@ -140,9 +151,14 @@ impl AccountStatus {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [Self::Active, Self::PendingApproval, Self::Locked, Self::Deactivated]
-            .into_iter()
-            .find(|v| v.as_str() == s)
+        [
+            Self::Active,
+            Self::PendingApproval,
+            Self::Locked,
+            Self::Deactivated,
+        ]
+        .into_iter()
+        .find(|v| v.as_str() == s)
     }
 }
 
@@ -157,7 +173,10 @@ mod tests {
         assert!(Username::parse("js").is_err());
         assert!(Username::parse(".hidden").is_err());
         assert!(Username::parse("has space").is_err());
-        assert_eq!(Username::parse("JSmith").map(|u| u.normalized()).ok(), Some("jsmith".into()));
+        assert_eq!(
+            Username::parse("JSmith").map(|u| u.normalized()).ok(),
+            Some("jsmith".into())
+        );
         assert!(valid_email("a@b.co"));
         assert!(!valid_email("a@b"));
         assert!(!valid_email("@b.co"));

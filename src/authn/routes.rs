@@ -27,7 +27,7 @@ use crate::{
     oidc::{
         authorize::{
             expired_page,
-            flow::{self, FlowError},
+            flow::{self, FlowError, Resume},
             flow_deps, step_response,
         },
         endpoints,
@@ -67,7 +67,12 @@ struct LoginView<'a> {
     error: Option<&'a str>,
 }
 
-fn render_login(state: &AppState, csrf: Csrf, v: LoginView<'_>, status: StatusCode) -> Result<Response, AppError> {
+fn render_login(
+    state: &AppState,
+    csrf: Csrf,
+    v: LoginView<'_>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let mut page = Page::render(
         &state.templates,
         "authn/login.html",
@@ -86,31 +91,44 @@ fn render_login(state: &AppState, csrf: Csrf, v: LoginView<'_>, status: StatusCo
     Ok((csrf.jar(), page).into_response())
 }
 
-/// The application's name and redirect URI for a pending request, for the page header and
-/// the CSP form-action.
-async fn pending_view(state: &AppState, req: &str) -> Result<Option<(String, String)>, AppError> {
+/// What the sign-in page shows about the pending request: the application's name, its
+/// redirect URI (for the CSP form-action) and the login_hint.
+struct PendingView {
+    client_name: String,
+    redirect_uri: String,
+    login_hint: Option<String>,
+}
+
+async fn pending_view(state: &AppState, req: &str) -> Result<Option<PendingView>, AppError> {
     let pending = match flow::load(&state.db, state.clock.now(), req).await {
         Ok(p) => p,
         Err(FlowError::Expired) => return Ok(None),
         Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
     };
     let client = clients::find(&state.db, &pending.request.client_id).await?;
-    Ok(client.map(|c| (c.name, pending.request.redirect_uri)))
+    Ok(client.map(|c| PendingView {
+        client_name: c.name,
+        redirect_uri: pending.request.redirect_uri,
+        login_hint: pending.request.login_hint,
+    }))
 }
 
-async fn login_get(State(state): State<AppState>, csrf: Csrf, Query(q): Query<LoginQuery>) -> Result<Response, AppError> {
+async fn login_get(
+    State(state): State<AppState>,
+    csrf: Csrf,
+    Query(q): Query<LoginQuery>,
+) -> Result<Response, AppError> {
     let mut view = LoginView {
         req: q.req.as_deref(),
         ..Default::default()
     };
     if let Some(req) = q.req.as_deref() {
-        let Some((name, redirect_uri)) = pending_view(&state, req).await? else {
+        let Some(p) = pending_view(&state, req).await? else {
             return Ok(expired_page());
         };
-        let pending = flow::load(&state.db, state.clock.now(), req).await.ok();
-        view.username = pending.and_then(|p| p.request.login_hint);
-        view.client_name = Some(name);
-        view.redirect_uri = Some(redirect_uri);
+        view.username = p.login_hint;
+        view.client_name = Some(p.client_name);
+        view.redirect_uri = Some(p.redirect_uri);
     }
     render_login(&state, csrf, view, StatusCode::OK)
 }
@@ -144,8 +162,8 @@ async fn login_post(
     };
     let mut view = LoginView {
         req,
-        client_name: pending.as_ref().map(|p| p.0.clone()),
-        redirect_uri: pending.as_ref().map(|p| p.1.clone()),
+        client_name: pending.as_ref().map(|p| p.client_name.clone()),
+        redirect_uri: pending.as_ref().map(|p| p.redirect_uri.clone()),
         username: Some(form.username.chars().take(64).collect()),
         error: None,
     };
@@ -174,9 +192,15 @@ async fn login_post(
             txn.commit().await?;
             view.error = Some(match e {
                 LoginError::InvalidCredentials => INVALID_CREDENTIALS,
-                LoginError::NotActive(AccountStatus::PendingApproval) => "Your registration is being reviewed. You will receive an e-mail when it is approved.",
-                LoginError::NotActive(AccountStatus::Locked) => "Your online access is locked. Please call the help desk.",
-                LoginError::NotActive(AccountStatus::Deactivated) => "Your user ID is deactivated. Please request reactivation.",
+                LoginError::NotActive(AccountStatus::PendingApproval) => {
+                    "Your registration is being reviewed. You will receive an e-mail when it is approved."
+                }
+                LoginError::NotActive(AccountStatus::Locked) => {
+                    "Your online access is locked. Please call the help desk."
+                }
+                LoginError::NotActive(AccountStatus::Deactivated) => {
+                    "Your user ID is deactivated. Please request reactivation."
+                }
                 LoginError::NotActive(AccountStatus::Active) => INVALID_CREDENTIALS,
                 LoginError::Internal(e) => return Err(AppError::Internal(e)),
             });
@@ -192,9 +216,11 @@ async fn login_post(
         &state.tokens,
         now,
         &ctx,
-        &account.id,
-        &["pwd"],
-        acr::AAL1,
+        session::Authenticated {
+            account_id: &account.id,
+            amr: &["pwd"],
+            acr: acr::AAL1,
+        },
         Duration::seconds(state.config.session.lifetime_secs),
     )
     .await?;
@@ -204,13 +230,14 @@ async fn login_post(
         txn.commit().await?;
         return Ok((jar, Redirect::to(endpoints::HOME)).into_response());
     };
-    let step = async {
-        let pending = flow::load(&txn, now, req).await?;
-        let client = clients::find(&txn, &pending.request.client_id)
-            .await?
-            .ok_or(FlowError::Expired)?;
-        flow::resume(&txn, &flow_deps(&state), now, &ctx, req, &client, Some(&sso), true, None).await
-    }
+    let step = flow::resume(
+        &txn,
+        &flow_deps(&state, &ctx),
+        now,
+        req,
+        &sso,
+        Resume::SignedIn,
+    )
     .await;
     if matches!(step, Ok(_) | Err(FlowError::Expired)) {
         txn.commit().await?;

@@ -32,17 +32,28 @@ impl SsoSession {
     }
 }
 
+/// Who just authenticated, and how (OIDC Core §2: `amr`, `acr`).
+#[derive(Clone, Copy, Debug)]
+pub struct Authenticated<'a> {
+    pub account_id: &'a str,
+    pub amr: &'a [&'a str],
+    pub acr: &'a str,
+}
+
 /// Starts a session for an account that just authenticated; returns it and the cookie value.
 pub async fn start(
     c: &impl ConnectionTrait,
     hasher: &TokenHasher,
     now: DateTime<Utc>,
     ctx: &RequestContext,
-    account_id: &str,
-    amr: &[&str],
-    acr: &str,
+    who: Authenticated<'_>,
     lifetime: Duration,
 ) -> Result<(SsoSession, String), DbErr> {
+    let Authenticated {
+        account_id,
+        amr,
+        acr,
+    } = who;
     let token = opaque::generate();
     let m = entity::sso_session::Model {
         id: uuid::Uuid::new_v4().to_string(),
@@ -81,7 +92,11 @@ pub async fn resume(
 
 /// Ends a session and every token family bound to it that was not granted offline access.
 /// Returns false if it had already ended.
-pub async fn end(c: &impl ConnectionTrait, now: DateTime<Utc>, session_id: &str) -> Result<bool, DbErr> {
+pub async fn end(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    session_id: &str,
+) -> Result<bool, DbErr> {
     let ended = store::sessions::end(c, session_id, now).await?;
     store::tokens::revoke_online_families_of_session(c, session_id, now).await?;
     Ok(ended)

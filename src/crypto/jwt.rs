@@ -13,7 +13,12 @@ use super::{
 
 /// Signs `claims` with the active key for `alg`; `typ` goes in the header (`JWT`, `at+jwt`
 /// per RFC 9068 §2.1, `logout+jwt`).
-pub fn sign(ring: &KeyRing, alg: Alg, typ: &str, claims: Map<String, Value>) -> Result<String, CryptoError> {
+pub fn sign(
+    ring: &KeyRing,
+    alg: Alg,
+    typ: &str,
+    claims: Map<String, Value>,
+) -> Result<String, CryptoError> {
     let (kid, signer) = ring
         .signer(alg)
         .ok_or_else(|| CryptoError::Invalid(format!("no active {} key", alg.as_str())))?;
@@ -48,9 +53,11 @@ pub fn verify(ring: &KeyRing, token: &str) -> Result<Verified, CryptoError> {
         let Some(kid) = header.key_id() else {
             return Ok(None);
         };
-        Ok(ring.verifier(kid).and_then(|(alg, v): (Alg, &dyn JwsVerifier)| {
-            (header.algorithm() == Some(alg.as_str())).then_some(v)
-        }))
+        Ok(ring
+            .verifier(kid)
+            .and_then(|(alg, v): (Alg, &dyn JwsVerifier)| {
+                (header.algorithm() == Some(alg.as_str())).then_some(v)
+            }))
     })?;
     Ok(Verified {
         typ: header.token_type().map(str::to_owned),

@@ -135,7 +135,10 @@ impl KeyRing {
         }
         for alg in Alg::ALL {
             if !active.contains_key(&alg) {
-                return Err(CryptoError::Invalid(format!("no {} signing key", alg.as_str())));
+                return Err(CryptoError::Invalid(format!(
+                    "no {} signing key",
+                    alg.as_str()
+                )));
             }
         }
         let jwks = serde_json::to_vec(&serde_json::json!({ "keys": published }))

@@ -16,7 +16,11 @@ use crate::{
     web::context::RequestContext,
 };
 
-pub async fn load_or_create(db: &DatabaseConnection, sealer: &Sealer, now: DateTime<Utc>) -> anyhow::Result<Arc<KeyRing>> {
+pub async fn load_or_create(
+    db: &DatabaseConnection,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Arc<KeyRing>> {
     let txn = db.begin().await?;
     let mut stored: Vec<StoredKey> = store::keys::list_published(&txn)
         .await?
@@ -47,7 +51,16 @@ pub async fn load_or_create(db: &DatabaseConnection, sealer: &Sealer, now: DateT
             },
         )
         .await?;
-        audit::record(&txn, now, &RequestContext::default(), AuditEvent::SigningKeyCreated, Actor::System, Some(&key.kid), serde_json::json!({ "alg": alg.as_str() })).await?;
+        audit::record(
+            &txn,
+            now,
+            &RequestContext::default(),
+            AuditEvent::SigningKeyCreated,
+            Actor::System,
+            Some(&key.kid),
+            serde_json::json!({ "alg": alg.as_str() }),
+        )
+        .await?;
         tracing::info!(kid = %key.kid, alg = alg.as_str(), "created signing key");
         stored.push(key);
     }

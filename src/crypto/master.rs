@@ -59,8 +59,11 @@ pub fn load_or_create(
     openssl::rand::rand_bytes(&mut key)?;
     std::fs::create_dir_all(data_dir)
         .map_err(|e| CryptoError::Invalid(format!("creating {}: {e}", data_dir.display())))?;
-    write_private(&path, &base64::engine::general_purpose::STANDARD.encode(key))
-        .map_err(|e| CryptoError::Invalid(format!("writing {}: {e}", path.display())))?;
+    write_private(
+        &path,
+        &base64::engine::general_purpose::STANDARD.encode(key),
+    )
+    .map_err(|e| CryptoError::Invalid(format!("writing {}: {e}", path.display())))?;
     Ok((key, true))
 }
 

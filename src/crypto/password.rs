@@ -34,7 +34,9 @@ pub struct PasswordHasher {
 
 impl std::fmt::Debug for PasswordHasher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("PasswordHasher").field("params", &self.params).finish()
+        f.debug_struct("PasswordHasher")
+            .field("params", &self.params)
+            .finish()
     }
 }
 
@@ -56,7 +58,11 @@ impl PasswordHasher {
     }
 
     pub async fn hash(&self, password: &SecretString) -> Result<String, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let params = self.params.clone();
         let pw = password.clone();
         tokio::task::spawn_blocking(move || hash_blocking(&params, pw.expose_secret().as_bytes()))
@@ -65,8 +71,16 @@ impl PasswordHasher {
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
     /// account, so both paths take the same time. Returns false for a malformed hash.
-    pub async fn verify(&self, password: &SecretString, stored: Option<&str>) -> Result<bool, PasswordError> {
-        let _permit = self.permits.acquire().await.map_err(|_| PasswordError::Closed)?;
+    pub async fn verify(
+        &self,
+        password: &SecretString,
+        stored: Option<&str>,
+    ) -> Result<bool, PasswordError> {
+        let _permit = self
+            .permits
+            .acquire()
+            .await
+            .map_err(|_| PasswordError::Closed)?;
         let known = stored.is_some();
         let stored: String = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let pw = password.clone();
@@ -111,8 +125,15 @@ mod tests {
         let stored = h.hash(&pw).await.expect("hash");
         assert!(stored.starts_with("$argon2id$v=19$m=64,t=1,p=1$"));
         assert!(h.verify(&pw, Some(&stored)).await.expect("verify"));
-        assert!(!h.verify(&SecretString::from("wrong"), Some(&stored)).await.expect("verify"));
-        assert!(!h.verify(&pw, None).await.expect("dummy"), "no account never verifies");
+        assert!(
+            !h.verify(&SecretString::from("wrong"), Some(&stored))
+                .await
+                .expect("verify")
+        );
+        assert!(
+            !h.verify(&pw, None).await.expect("dummy"),
+            "no account never verifies"
+        );
         assert!(!h.verify(&pw, Some("garbage")).await.expect("garbage"));
     }
 }

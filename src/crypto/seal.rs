@@ -56,7 +56,9 @@ impl Sealer {
             ct,
             tag,
         )
-        .map_err(|_| CryptoError::Invalid("sealed value failed authentication (wrong master key?)".into()))
+        .map_err(|_| {
+            CryptoError::Invalid("sealed value failed authentication (wrong master key?)".into())
+        })
     }
 }
 
@@ -68,9 +70,16 @@ mod tests {
     fn round_trip_and_tamper_detection() {
         let s = Sealer::new([3; 32]);
         let sealed = s.seal(b"private key", "signing_key:k1").expect("seal");
-        assert_eq!(s.open(&sealed, "signing_key:k1").expect("open"), b"private key");
+        assert_eq!(
+            s.open(&sealed, "signing_key:k1").expect("open"),
+            b"private key"
+        );
         assert!(s.open(&sealed, "signing_key:k2").is_err(), "aad is bound");
-        assert!(Sealer::new([4; 32]).open(&sealed, "signing_key:k1").is_err());
+        assert!(
+            Sealer::new([4; 32])
+                .open(&sealed, "signing_key:k1")
+                .is_err()
+        );
         let mut raw = STANDARD.decode(&sealed).expect("b64");
         raw[14] ^= 1;
         assert!(s.open(&STANDARD.encode(raw), "signing_key:k1").is_err());

@@ -58,7 +58,9 @@ pub async fn validate(
         return Ok(None);
     };
     if let Some(fid) = &at.family_id {
-        let live = store::tokens::find_family(c, fid).await?.is_some_and(|f| f.revoked_at.is_none());
+        let live = store::tokens::find_family(c, fid)
+            .await?
+            .is_some_and(|f| f.revoked_at.is_none());
         if !live {
             return Ok(None);
         }

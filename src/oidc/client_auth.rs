@@ -58,38 +58,55 @@ fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthErr
             let decoded = STANDARD.decode(rest.trim()).map_err(|_| failed())?;
             let decoded = String::from_utf8(decoded).map_err(|_| failed())?;
             let (id, secret) = decoded.split_once(':').ok_or_else(failed)?;
-            Some((form_decode(id).ok_or_else(failed)?, form_decode(secret).ok_or_else(failed)?))
+            Some((
+                form_decode(id).ok_or_else(failed)?,
+                form_decode(secret).ok_or_else(failed)?,
+            ))
         }
     };
     match (basic, params.get("client_id"), params.get("client_secret")) {
         // RFC 6749 §2.3: a client MUST NOT use more than one authentication method.
-        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request("use only one client authentication method")),
-        (Some((id, _)), Some(body_id), None) if id != body_id => {
-            Err(OAuthError::invalid_request("client_id does not match the authenticated client"))
-        }
+        (Some(_), _, Some(_)) => Err(OAuthError::invalid_request(
+            "use only one client authentication method",
+        )),
+        (Some((id, _)), Some(body_id), None) if id != body_id => Err(OAuthError::invalid_request(
+            "client_id does not match the authenticated client",
+        )),
         (Some((client_id, secret)), _, None) => Ok(Presented::Secret { client_id, secret }),
         (None, Some(id), Some(secret)) => Ok(Presented::Secret {
             client_id: id.to_owned(),
             secret: secret.to_owned(),
         }),
-        (None, Some(id), None) => Ok(Presented::Public { client_id: id.to_owned() }),
+        (None, Some(id), None) => Ok(Presented::Public {
+            client_id: id.to_owned(),
+        }),
         (None, None, _) => Err(failed()),
     }
 }
 
-pub async fn authenticate(state: &AppState, headers: &HeaderMap, params: &Params) -> Result<Client, OAuthError> {
+pub async fn authenticate(
+    state: &AppState,
+    headers: &HeaderMap,
+    params: &Params,
+) -> Result<Client, OAuthError> {
     let presented = presented(headers, params)?;
     let client_id = match &presented {
         Presented::Secret { client_id, .. } | Presented::Public { client_id } => client_id,
     };
-    let client = clients::find(&state.db, client_id).await.map_err(OAuthError::server_error)?;
+    let client = clients::find(&state.db, client_id)
+        .await
+        .map_err(OAuthError::server_error)?;
     match (presented, client) {
         (Presented::Secret { secret, .. }, Some(c)) => {
             let ok = c
                 .secret_hash
                 .as_deref()
                 .is_some_and(|h| state.tokens.verify(Purpose::ClientSecret, &secret, h));
-            if ok && !c.public { Ok(c) } else { Err(failed()) }
+            if ok && !c.public {
+                Ok(c)
+            } else {
+                Err(failed())
+            }
         }
         (Presented::Secret { secret, .. }, None) => {
             // Same work as a known client, so timing does not reveal which ids exist.

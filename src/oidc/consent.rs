@@ -14,7 +14,7 @@ use serde::Deserialize;
 use super::{
     authorize::{
         expired_page,
-        flow::{self, ConsentAnswer, FlowError},
+        flow::{self, ConsentAnswer, FlowError, Resume},
         flow_deps, step_response,
     },
     endpoints, scope,
@@ -38,12 +38,20 @@ fn describe(s: &str) -> Option<&'static str> {
         scope::OPENID => Some("Confirm who you are (your user ID)"),
         scope::PROFILE => Some("Your name and user ID"),
         scope::EMAIL => Some("Your e-mail address"),
-        scope::OFFLINE_ACCESS => Some("Stay connected while you are signed out (keep access until you revoke it)"),
+        scope::OFFLINE_ACCESS => {
+            Some("Stay connected while you are signed out (keep access until you revoke it)")
+        }
         _ => None,
     }
 }
 
-async fn render(state: &AppState, csrf: Csrf, req: &str, error: Option<&str>, status: StatusCode) -> Result<Response, AppError> {
+async fn render(
+    state: &AppState,
+    csrf: Csrf,
+    req: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let pending = match flow::load(&state.db, state.clock.now(), req).await {
         Ok(p) => p,
         Err(FlowError::Expired) => return Ok(expired_page()),
@@ -76,7 +84,10 @@ pub async fn consent_get(
     csrf: Csrf,
     Query(q): Query<ConsentQuery>,
 ) -> Result<Response, AppError> {
-    if current_session(&state, &jar, state.clock.now()).await?.is_none() {
+    if current_session(&state, &jar, state.clock.now())
+        .await?
+        .is_none()
+    {
         return Ok(Redirect::to(&format!("{}?req={}", endpoints::LOGIN, q.req)).into_response());
     }
     render(&state, csrf, &q.req, None, StatusCode::OK).await
@@ -98,25 +109,42 @@ pub async fn consent_post(
     Form(form): Form<ConsentForm>,
 ) -> Result<Response, AppError> {
     if !csrf.verify(&form.csrf) {
-        return render(&state, csrf, &form.req, Some("Your session on this page expired. Please try again."), StatusCode::FORBIDDEN).await;
+        return render(
+            &state,
+            csrf,
+            &form.req,
+            Some("Your session on this page expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
     }
     let answer = match form.decision.as_str() {
         "allow" => ConsentAnswer::Allow,
         "deny" => ConsentAnswer::Deny,
-        _ => return render(&state, csrf, &form.req, Some("Choose Allow or Deny."), StatusCode::UNPROCESSABLE_ENTITY).await,
+        _ => {
+            return render(
+                &state,
+                csrf,
+                &form.req,
+                Some("Choose Allow or Deny."),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
     };
     let now = state.clock.now();
     let Some(session) = current_session(&state, &jar, now).await? else {
         return Ok(Redirect::to(&format!("{}?req={}", endpoints::LOGIN, form.req)).into_response());
     };
     let txn = state.db.begin().await?;
-    let step = async {
-        let pending = flow::load(&txn, now, &form.req).await?;
-        let client = clients::find(&txn, &pending.request.client_id)
-            .await?
-            .ok_or(FlowError::Expired)?;
-        flow::resume(&txn, &flow_deps(&state), now, &ctx, &form.req, &client, Some(&session), false, Some(answer)).await
-    }
+    let step = flow::resume(
+        &txn,
+        &flow_deps(&state, &ctx),
+        now,
+        &form.req,
+        &session,
+        Resume::Consented(answer),
+    )
     .await;
     if step.is_ok() {
         txn.commit().await?;

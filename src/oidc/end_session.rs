@@ -48,7 +48,9 @@ pub async fn end_session_post(
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(AppError::BadRequest("The sign-out request must be form-encoded.".into()));
+        return Err(AppError::BadRequest(
+            "The sign-out request must be form-encoded.".into(),
+        ));
     }
     end_session(&state, &ctx, jar, csrf, &body).await
 }
@@ -66,7 +68,10 @@ fn parse_hint(state: &AppState, token: &str) -> Option<Hint> {
     }
     let aud = match v.claims.get("aud")? {
         serde_json::Value::String(s) => vec![s.clone()],
-        serde_json::Value::Array(a) => a.iter().filter_map(|x| x.as_str().map(str::to_owned)).collect(),
+        serde_json::Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_str().map(str::to_owned))
+            .collect(),
         _ => return None,
     };
     Some(Hint {
@@ -84,15 +89,29 @@ fn bad(message: &'static str) -> Response {
     .into_response()
 }
 
-async fn end_session(state: &AppState, ctx: &RequestContext, jar: CookieJar, csrf: Csrf, raw: &[u8]) -> Result<Response, AppError> {
+async fn end_session(
+    state: &AppState,
+    ctx: &RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    raw: &[u8],
+) -> Result<Response, AppError> {
     let params = match Params::parse(raw) {
         Ok(p) if p.first_duplicate().is_none() => p,
-        _ => return Ok(bad("The request repeats a parameter or has one that is too long.")),
+        _ => {
+            return Ok(bad(
+                "The request repeats a parameter or has one that is too long.",
+            ));
+        }
     };
     let hint = match params.get("id_token_hint") {
         Some(t) => match parse_hint(state, t) {
             Some(h) => Some(h),
-            None => return Ok(bad("The id_token_hint is not an ID token issued by this provider.")),
+            None => {
+                return Ok(bad(
+                    "The id_token_hint is not an ID token issued by this provider.",
+                ));
+            }
         },
         None => None,
     };
@@ -119,14 +138,23 @@ async fn end_session(state: &AppState, ctx: &RequestContext, jar: CookieJar, csr
                 }
                 Some(append_query(uri, &p))
             }
-            Some(_) => return Ok(bad("The post_logout_redirect_uri is not registered for this application.")),
-            None => return Ok(bad("A post_logout_redirect_uri needs an id_token_hint or client_id naming the application.")),
+            Some(_) => {
+                return Ok(bad(
+                    "The post_logout_redirect_uri is not registered for this application.",
+                ));
+            }
+            None => {
+                return Ok(bad(
+                    "A post_logout_redirect_uri needs an id_token_hint or client_id naming the application.",
+                ));
+            }
         },
     };
 
     let now = state.clock.now();
     let current = current_session(state, &jar, now).await?;
-    let confirmed = params.get("confirm") == Some("yes") && csrf.verify(params.get("csrf").unwrap_or(""));
+    let confirmed =
+        params.get("confirm") == Some("yes") && csrf.verify(params.get("csrf").unwrap_or(""));
     if let Some(s) = &current {
         let proven = hint.as_ref().is_some_and(|h| h.sub == s.account_id);
         if !proven && !confirmed {
@@ -148,15 +176,31 @@ async fn end_session(state: &AppState, ctx: &RequestContext, jar: CookieJar, csr
         }
         let txn = state.db.begin().await?;
         if session::end(&txn, now, &s.id).await? {
-            audit::record(&txn, now, ctx, AuditEvent::Logout, Actor::Account(&s.account_id), Some(&s.account_id), serde_json::json!({ "sid": s.id, "client_id": client_id })).await?;
+            audit::record(
+                &txn,
+                now,
+                ctx,
+                AuditEvent::Logout,
+                Actor::Account(&s.account_id),
+                Some(&s.account_id),
+                serde_json::json!({ "sid": s.id, "client_id": client_id }),
+            )
+            .await?;
         }
         txn.commit().await?;
     }
-    let jar = jar.add(cookies::removal(cookies::Kind::Session, state.config.issuer.is_https()));
+    let jar = jar.add(cookies::removal(
+        cookies::Kind::Session,
+        state.config.issuer.is_https(),
+    ));
     Ok(match redirect {
         Some(r) => (jar, Redirect::to(&r)).into_response(),
         None => {
-            let page = Page::render(&state.templates, "oidc/logged_out.html", context! { client_name => client.map(|c| c.name) })?;
+            let page = Page::render(
+                &state.templates,
+                "oidc/logged_out.html",
+                context! { client_name => client.map(|c| c.name) },
+            )?;
             (jar, page).into_response()
         }
     })

@@ -17,11 +17,16 @@ use crate::{
     store,
 };
 
-pub async fn introspect_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn introspect_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match introspect(&state, &headers, &body).await {
         Ok(v) => {
             let mut r = Json(Value::Object(v)).into_response();
-            r.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            r.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
         }
         Err(e) => e.into_response(),
@@ -34,7 +39,11 @@ fn inactive() -> Map<String, Value> {
     m
 }
 
-async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, OAuthError> {
+async fn introspect(
+    state: &AppState,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<Map<String, Value>, OAuthError> {
     let params = parse_form(headers, body)?;
     let client = client_auth::authenticate(state, headers, &params).await?;
     let token = params
@@ -43,14 +52,28 @@ async fn introspect(state: &AppState, headers: &HeaderMap, body: &[u8]) -> Resul
     let now = state.clock.now();
 
     // The hint only orders the look-ups (RFC 7662 §2.1); both kinds are always tried.
-    if let Some(at) = bearer::validate(&state.db, &state.keyring, state.issuer(), token, now).await? {
+    if let Some(at) =
+        bearer::validate(&state.db, &state.keyring, state.issuer(), token, now).await?
+    {
         if at.client_id != client.client_id {
             return Ok(inactive());
         }
         let mut m = Map::new();
         m.insert("active".into(), json!(true));
         m.insert("token_type".into(), json!("Bearer"));
-        for k in ["scope", "client_id", "sub", "aud", "iss", "exp", "iat", "jti", "auth_time", "acr", "sid"] {
+        for k in [
+            "scope",
+            "client_id",
+            "sub",
+            "aud",
+            "iss",
+            "exp",
+            "iat",
+            "jti",
+            "auth_time",
+            "acr",
+            "sid",
+        ] {
             if let Some(v) = at.claims.get(k) {
                 m.insert(k.into(), v.clone());
             }

@@ -63,7 +63,11 @@ pub struct TokenResponse {
 
 impl Minter<'_> {
     /// An RFC 9068 access token; returns it and its lifetime in seconds.
-    pub fn access_token(&self, s: &Subject<'_>, now: DateTime<Utc>) -> Result<(String, i64), CryptoError> {
+    pub fn access_token(
+        &self,
+        s: &Subject<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<(String, i64), CryptoError> {
         let ttl = self.cfg.access_token_ttl_secs;
         let mut c = Map::new();
         c.insert("iss".into(), json!(self.issuer));
@@ -71,7 +75,10 @@ impl Minter<'_> {
         c.insert("aud".into(), json!(s.client_id));
         c.insert("client_id".into(), json!(s.client_id));
         c.insert("iat".into(), json!(now.timestamp()));
-        c.insert("exp".into(), json!((now + Duration::seconds(ttl)).timestamp()));
+        c.insert(
+            "exp".into(),
+            json!((now + Duration::seconds(ttl)).timestamp()),
+        );
         c.insert("jti".into(), json!(uuid::Uuid::new_v4().to_string()));
         if !s.scope.is_empty() {
             c.insert("scope".into(), json!(s.scope.to_string()));
@@ -88,7 +95,10 @@ impl Minter<'_> {
         if let Some(f) = s.family_id {
             c.insert("fid".into(), json!(f));
         }
-        Ok((jwt::sign(self.ring, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, c)?, ttl))
+        Ok((
+            jwt::sign(self.ring, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, c)?,
+            ttl,
+        ))
     }
 
     /// An ID token (OIDC Core §2). Profile and e-mail claims are served by UserInfo (OIDC
@@ -107,7 +117,10 @@ impl Minter<'_> {
         c.insert("aud".into(), json!(s.client_id));
         c.insert("azp".into(), json!(s.client_id));
         c.insert("iat".into(), json!(now.timestamp()));
-        c.insert("exp".into(), json!((now + Duration::seconds(self.cfg.id_token_ttl_secs)).timestamp()));
+        c.insert(
+            "exp".into(),
+            json!((now + Duration::seconds(self.cfg.id_token_ttl_secs)).timestamp()),
+        );
         if let Some(a) = s.auth {
             c.insert("auth_time".into(), json!(a.auth_time.timestamp()));
             c.insert("acr".into(), json!(a.acr));
@@ -119,7 +132,10 @@ impl Minter<'_> {
         if let Some(n) = nonce {
             c.insert("nonce".into(), json!(n));
         }
-        c.insert("at_hash".into(), Value::String(left_half_hash(alg, access_token)));
+        c.insert(
+            "at_hash".into(),
+            Value::String(left_half_hash(alg, access_token)),
+        );
         jwt::sign(self.ring, alg, "JWT", c)
     }
 }

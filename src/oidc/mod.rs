@@ -25,11 +25,23 @@ pub fn routes() -> Router<AppState> {
         .route(endpoints::DISCOVERY, get(discovery::discovery_get))
         .route(endpoints::AS_METADATA, get(discovery::discovery_get))
         .route(endpoints::JWKS, get(discovery::jwks_get))
-        .route(endpoints::AUTHORIZE, get(authorize::authorize_get).post(authorize::authorize_post))
-        .route(endpoints::CONSENT, get(consent::consent_get).post(consent::consent_post))
+        .route(
+            endpoints::AUTHORIZE,
+            get(authorize::authorize_get).post(authorize::authorize_post),
+        )
+        .route(
+            endpoints::CONSENT,
+            get(consent::consent_get).post(consent::consent_post),
+        )
         .route(endpoints::TOKEN, post(token::token_post))
-        .route(endpoints::USERINFO, get(userinfo::userinfo_get).post(userinfo::userinfo_post))
+        .route(
+            endpoints::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
         .route(endpoints::INTROSPECT, post(introspect::introspect_post))
         .route(endpoints::REVOKE, post(revoke::revoke_post))
-        .route(endpoints::END_SESSION, get(end_session::end_session_get).post(end_session::end_session_post))
+        .route(
+            endpoints::END_SESSION,
+            get(end_session::end_session_get).post(end_session::end_session_post),
+        )
 }

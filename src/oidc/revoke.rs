@@ -14,13 +14,22 @@ use sea_orm::TransactionTrait;
 use crate::{
     audit::{self, Actor, AuditEvent},
     crypto::opaque::Purpose,
-    oidc::{bearer, client_auth, error::{ErrorCode, OAuthError}, token::parse_form},
+    oidc::{
+        bearer, client_auth,
+        error::{ErrorCode, OAuthError},
+        token::parse_form,
+    },
     state::AppState,
     store,
     web::context::RequestContext,
 };
 
-pub async fn revoke_post(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn revoke_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match revoke(&state, &ctx, &headers, &body).await {
         Ok(()) => StatusCode::OK.into_response(),
         Err(e) => e.into_response(),
@@ -29,10 +38,18 @@ pub async fn revoke_post(State(state): State<AppState>, ctx: RequestContext, hea
 
 fn not_yours() -> OAuthError {
     // RFC 7009 §2.1: the token was not issued to the requesting client.
-    OAuthError::new(ErrorCode::UnauthorizedClient, "the token was not issued to this client")
+    OAuthError::new(
+        ErrorCode::UnauthorizedClient,
+        "the token was not issued to this client",
+    )
 }
 
-async fn revoke(state: &AppState, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Result<(), OAuthError> {
+async fn revoke(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<(), OAuthError> {
     let params = parse_form(headers, body)?;
     let client = client_auth::authenticate(state, headers, &params).await?;
     let token = params
@@ -47,7 +64,16 @@ async fn revoke(state: &AppState, ctx: &RequestContext, headers: &HeaderMap, bod
             return Err(not_yours());
         }
         if store::tokens::revoke_family(&txn, &rt.family_id, "revoked by client", now).await? {
-            audit::record(&txn, now, ctx, AuditEvent::TokenRevoked, Actor::Client(&client.client_id), None, serde_json::json!({ "kind": "refresh_token", "family": rt.family_id })).await?;
+            audit::record(
+                &txn,
+                now,
+                ctx,
+                AuditEvent::TokenRevoked,
+                Actor::Client(&client.client_id),
+                None,
+                serde_json::json!({ "kind": "refresh_token", "family": rt.family_id }),
+            )
+            .await?;
         }
     } else if let Some(at) = bearer::parse(&state.keyring, state.issuer(), token, now) {
         if at.client_id != client.client_id {
@@ -55,7 +81,16 @@ async fn revoke(state: &AppState, ctx: &RequestContext, headers: &HeaderMap, bod
         }
         let expires = DateTime::from_timestamp(at.exp, 0).unwrap_or(now);
         store::tokens::deny_access_token(&txn, &at.jti, expires).await?;
-        audit::record(&txn, now, ctx, AuditEvent::TokenRevoked, Actor::Client(&client.client_id), None, serde_json::json!({ "kind": "access_token", "jti": at.jti })).await?;
+        audit::record(
+            &txn,
+            now,
+            ctx,
+            AuditEvent::TokenRevoked,
+            Actor::Client(&client.client_id),
+            None,
+            serde_json::json!({ "kind": "access_token", "jti": at.jti }),
+        )
+        .await?;
     }
     txn.commit().await?;
     Ok(())

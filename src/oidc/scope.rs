@@ -26,7 +26,10 @@ impl Scope {
         let mut out: Vec<String> = Vec::new();
         for tok in s.split(' ').filter(|t| !t.is_empty()) {
             // scope-token = 1*( %x21 / %x23-5B / %x5D-7E )
-            if !tok.bytes().all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b)) {
+            if !tok
+                .bytes()
+                .all(|b| b == 0x21 || (0x23..=0x5B).contains(&b) || (0x5D..=0x7E).contains(&b))
+            {
                 return Err(ScopeError::Malformed);
             }
             if !allowed.contains(&tok) {
@@ -57,7 +60,12 @@ impl Scope {
 
     /// The scope from a stored space-joined string (already validated when stored).
     pub fn from_stored(s: &str) -> Self {
-        Self(s.split(' ').filter(|t| !t.is_empty()).map(str::to_owned).collect())
+        Self(
+            s.split(' ')
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+                .collect(),
+        )
     }
 }
 
@@ -75,8 +83,14 @@ mod tests {
     fn parse_rules() {
         let s = Scope::parse("openid  email openid", &USER_SCOPES).expect("scope");
         assert_eq!(s.to_string(), "openid email");
-        assert_eq!(Scope::parse("openid admin", &USER_SCOPES), Err(ScopeError::Unknown("admin".into())));
-        assert_eq!(Scope::parse("open\"id", &USER_SCOPES), Err(ScopeError::Malformed));
+        assert_eq!(
+            Scope::parse("openid admin", &USER_SCOPES),
+            Err(ScopeError::Unknown("admin".into()))
+        );
+        assert_eq!(
+            Scope::parse("open\"id", &USER_SCOPES),
+            Err(ScopeError::Malformed)
+        );
         assert!(Scope::from_stored("openid").is_subset_of(&s));
         assert!(!Scope::from_stored("profile").is_subset_of(&s));
     }

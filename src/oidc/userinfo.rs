@@ -25,12 +25,18 @@ fn bearer_from_header(headers: &HeaderMap) -> Result<Option<String>, OAuthError>
     let Some(v) = headers.get(header::AUTHORIZATION) else {
         return Ok(None);
     };
-    let v = v.to_str().map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
+    let v = v
+        .to_str()
+        .map_err(|_| OAuthError::invalid_request("malformed Authorization header"))?;
     match v.split_once(' ') {
-        Some((scheme, token)) if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() => {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
             Ok(Some(token.trim().to_owned()))
         }
-        _ => Err(OAuthError::invalid_request("the Authorization header must use the Bearer scheme")),
+        _ => Err(OAuthError::invalid_request(
+            "the Authorization header must use the Bearer scheme",
+        )),
     }
 }
 
@@ -49,7 +55,11 @@ pub async fn userinfo_get(State(state): State<AppState>, headers: HeaderMap) -> 
     respond(userinfo(&state, &token).await)
 }
 
-pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn userinfo_post(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let header_token = match bearer_from_header(&headers) {
         Ok(t) => t,
         Err(e) => return e.into_response(),
@@ -64,7 +74,9 @@ pub async fn userinfo_post(State(state): State<AppState>, headers: HeaderMap, bo
     };
     let token = match (header_token, body_token) {
         // RFC 6750 §2: a client MUST NOT use more than one method.
-        (Some(_), Some(_)) => return OAuthError::invalid_request("send the access token once").into_response(),
+        (Some(_), Some(_)) => {
+            return OAuthError::invalid_request("send the access token once").into_response();
+        }
         (Some(t), None) | (None, Some(t)) => t,
         (None, None) => return missing_token().into_response(),
     };
@@ -75,7 +87,8 @@ fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
     match r {
         Ok(claims) => {
             let mut resp = Json(Value::Object(claims)).into_response();
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
         }
         Err(e) => e.into_response(),
@@ -86,10 +99,15 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
     let now = state.clock.now();
     let at = bearer::validate(&state.db, &state.keyring, state.issuer(), token, now)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the access token is invalid, expired or revoked")
+        })?;
     let granted = Scope::from_stored(&at.scope);
     if !granted.contains(scope::OPENID) {
-        return Err(OAuthError::new(ErrorCode::InsufficientScope, "the access token was not granted the openid scope"));
+        return Err(OAuthError::new(
+            ErrorCode::InsufficientScope,
+            "the access token was not granted the openid scope",
+        ));
     }
     let account = store::accounts::find_by_id(&state.db, &at.sub)
         .await?
@@ -103,11 +121,14 @@ pub fn claims_for(account: &entity::account::Model, granted: &Scope) -> Map<Stri
     let mut c = Map::new();
     c.insert("sub".into(), json!(account.id));
     if granted.contains(scope::PROFILE) {
-        let name = [account.given_name.as_deref(), account.family_name.as_deref()]
-            .into_iter()
-            .flatten()
-            .collect::<Vec<_>>()
-            .join(" ");
+        let name = [
+            account.given_name.as_deref(),
+            account.family_name.as_deref(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<Vec<_>>()
+        .join(" ");
         if !name.is_empty() {
             c.insert("name".into(), json!(name));
         }

@@ -1,9 +1,17 @@
 use chrono::{DateTime, Utc};
 use entity::account::{self, ActiveModel, Column, Entity, Model};
-use sea_orm::{ActiveValue::Set, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, ColumnTrait};
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder,
+};
 
-pub async fn find_by_username(c: &impl ConnectionTrait, username: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find().filter(Column::Username.eq(username)).one(c).await
+pub async fn find_by_username(
+    c: &impl ConnectionTrait,
+    username: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Username.eq(username))
+        .one(c)
+        .await
 }
 
 pub async fn find_by_id(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
@@ -28,7 +36,11 @@ pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
     Entity::find().order_by_asc(Column::Username).all(c).await
 }
 
-pub async fn touch_last_login(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn touch_last_login(
+    c: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
     Entity::update(account::ActiveModel {
         id: Set(id.to_owned()),
         last_login_at: Set(Some(now)),

@@ -1,5 +1,8 @@
-use entity::audit_event::{ActiveModel, Entity, Model, Column};
-use sea_orm::{ActiveValue::{NotSet, Set}, ConnectionTrait, DbErr, EntityTrait, QueryOrder};
+use entity::audit_event::{ActiveModel, Column, Entity, Model};
+use sea_orm::{
+    ActiveValue::{NotSet, Set},
+    ConnectionTrait, DbErr, EntityTrait, QueryOrder,
+};
 
 pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     let am = ActiveModel {

@@ -8,7 +8,10 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn find_by_hash(c: &impl ConnectionTrait, code_hash: &str) -> Result<Option<Model>, DbErr> {
+pub async fn find_by_hash(
+    c: &impl ConnectionTrait,
+    code_hash: &str,
+) -> Result<Option<Model>, DbErr> {
     Entity::find_by_id(code_hash.to_owned()).one(c).await
 }
 

@@ -8,8 +8,14 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn find_by_token_hash(c: &impl ConnectionTrait, token_hash: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find().filter(Column::TokenHash.eq(token_hash)).one(c).await
+pub async fn find_by_token_hash(
+    c: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::TokenHash.eq(token_hash))
+        .one(c)
+        .await
 }
 
 pub async fn find(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {

@@ -3,20 +3,33 @@
 
 use chrono::{DateTime, Utc};
 use entity::{refresh_token, revoked_access_token, token_family};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::{Expr, OnConflict}};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    sea_query::{Expr, OnConflict},
+};
 
 pub async fn insert_family(c: &impl ConnectionTrait, m: token_family::Model) -> Result<(), DbErr> {
     let am: token_family::ActiveModel = m.into();
-    token_family::Entity::insert(am).exec_without_returning(c).await?;
+    token_family::Entity::insert(am)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 
-pub async fn find_family(c: &impl ConnectionTrait, id: &str) -> Result<Option<token_family::Model>, DbErr> {
+pub async fn find_family(
+    c: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<token_family::Model>, DbErr> {
     token_family::Entity::find_by_id(id.to_owned()).one(c).await
 }
 
 /// Revokes a family (and so every access and refresh token in it). Idempotent.
-pub async fn revoke_family(c: &impl ConnectionTrait, id: &str, reason: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn revoke_family(
+    c: &impl ConnectionTrait,
+    id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let r = token_family::Entity::update_many()
         .col_expr(token_family::Column::RevokedAt, Expr::value(now))
         .col_expr(token_family::Column::RevokedReason, Expr::value(reason))
@@ -36,7 +49,10 @@ pub async fn revoke_online_families_of_session(
 ) -> Result<u64, DbErr> {
     let r = token_family::Entity::update_many()
         .col_expr(token_family::Column::RevokedAt, Expr::value(now))
-        .col_expr(token_family::Column::RevokedReason, Expr::value("session ended"))
+        .col_expr(
+            token_family::Column::RevokedReason,
+            Expr::value("session ended"),
+        )
         .filter(token_family::Column::SessionId.eq(session_id))
         .filter(token_family::Column::Offline.eq(false))
         .filter(token_family::Column::RevokedAt.is_null())
@@ -45,18 +61,32 @@ pub async fn revoke_online_families_of_session(
     Ok(r.rows_affected)
 }
 
-pub async fn insert_refresh(c: &impl ConnectionTrait, m: refresh_token::Model) -> Result<(), DbErr> {
+pub async fn insert_refresh(
+    c: &impl ConnectionTrait,
+    m: refresh_token::Model,
+) -> Result<(), DbErr> {
     let am: refresh_token::ActiveModel = m.into();
-    refresh_token::Entity::insert(am).exec_without_returning(c).await?;
+    refresh_token::Entity::insert(am)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 
-pub async fn find_refresh(c: &impl ConnectionTrait, token_hash: &str) -> Result<Option<refresh_token::Model>, DbErr> {
-    refresh_token::Entity::find_by_id(token_hash.to_owned()).one(c).await
+pub async fn find_refresh(
+    c: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<refresh_token::Model>, DbErr> {
+    refresh_token::Entity::find_by_id(token_hash.to_owned())
+        .one(c)
+        .await
 }
 
 /// Marks a refresh token used; false when it was already used (a replay or a race).
-pub async fn consume_refresh(c: &impl ConnectionTrait, token_hash: &str, now: DateTime<Utc>) -> Result<bool, DbErr> {
+pub async fn consume_refresh(
+    c: &impl ConnectionTrait,
+    token_hash: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
     let r = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
         .filter(refresh_token::Column::TokenHash.eq(token_hash))
@@ -66,13 +96,21 @@ pub async fn consume_refresh(c: &impl ConnectionTrait, token_hash: &str, now: Da
     Ok(r.rows_affected == 1)
 }
 
-pub async fn deny_access_token(c: &impl ConnectionTrait, jti: &str, expires_at: DateTime<Utc>) -> Result<(), DbErr> {
+pub async fn deny_access_token(
+    c: &impl ConnectionTrait,
+    jti: &str,
+    expires_at: DateTime<Utc>,
+) -> Result<(), DbErr> {
     let am = revoked_access_token::ActiveModel {
         jti: sea_orm::ActiveValue::Set(jti.to_owned()),
         expires_at: sea_orm::ActiveValue::Set(expires_at),
     };
     revoked_access_token::Entity::insert(am)
-        .on_conflict(OnConflict::column(revoked_access_token::Column::Jti).do_nothing().to_owned())
+        .on_conflict(
+            OnConflict::column(revoked_access_token::Column::Jti)
+                .do_nothing()
+                .to_owned(),
+        )
         .exec_without_returning(c)
         .await?;
     Ok(())

@@ -14,8 +14,16 @@ use crate::state::AppState;
 pub const PREFIX: &str = "/static";
 
 const ASSETS: &[(&str, &str, &str)] = &[
-    ("app.css", "text/css; charset=utf-8", include_str!("../../static/app.css")),
-    ("login.js", "text/javascript; charset=utf-8", include_str!("../../static/login.js")),
+    (
+        "app.css",
+        "text/css; charset=utf-8",
+        include_str!("../../static/app.css"),
+    ),
+    (
+        "login.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/login.js"),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {
@@ -27,7 +35,10 @@ async fn asset_get(Path(name): Path<String>) -> Response {
         Some((_, mime, body)) => (
             [
                 (header::CONTENT_TYPE, HeaderValue::from_static(mime)),
-                (header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=3600")),
+                (
+                    header::CACHE_CONTROL,
+                    HeaderValue::from_static("public, max-age=3600"),
+                ),
             ],
             *body,
         )

@@ -27,7 +27,10 @@ impl Csrf {
 
     /// Whether `submitted` is the token for this browser's existing secret.
     pub fn verify(&self, submitted: &str) -> bool {
-        let has_cookie = self.jar.get(&cookies::name(cookies::Kind::Csrf, self.https)).is_some();
+        let has_cookie = self
+            .jar
+            .get(&cookies::name(cookies::Kind::Csrf, self.https))
+            .is_some();
         has_cookie && self.token().as_bytes().ct_eq(submitted.as_bytes()).into()
     }
 
@@ -45,7 +48,10 @@ fn form_token(key: &[u8; 32], secret: &str) -> String {
 impl FromRequestParts<AppState> for Csrf {
     type Rejection = std::convert::Infallible;
 
-    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
         let jar = CookieJar::from_headers(&parts.headers);
         let https = state.config.issuer.is_https();
         let secret = jar

@@ -8,26 +8,44 @@ use axum::{
 };
 use minijinja::context;
 
-use crate::{error::ErrorPage, state::AppState, web::{Page, context::RequestId}};
+use crate::{
+    error::ErrorPage,
+    state::AppState,
+    web::{Page, context::RequestId},
+};
 
 /// For API and JSON responses that set no policy of their own: nothing may load, nothing
 /// may frame.
-const DEFAULT_CSP: &str = "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+const DEFAULT_CSP: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 pub async fn security_headers(req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
-    h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
-    h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     if !h.contains_key(header::CONTENT_SECURITY_POLICY) {
-        h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(DEFAULT_CSP));
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(DEFAULT_CSP),
+        );
     }
     resp
 }
 
 /// Turns an `ErrorPage` attached by a handler into the rendered error template.
-pub async fn render_error_pages(State(state): State<AppState>, req: Request, next: Next) -> Response {
+pub async fn render_error_pages(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
     let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
     let resp = next.run(req).await;
     let Some(page) = resp.extensions().get::<ErrorPage>().cloned() else {
@@ -44,16 +62,20 @@ pub async fn render_error_pages(State(state): State<AppState>, req: Request, nex
             let mut r = p.status(page.status).into_response();
             // Keep headers the handler set (e.g. cookies), but not its empty body's type.
             for (k, v) in parts.headers.drain() {
-                if let Some(k) = k {
-                    if k != header::CONTENT_TYPE && k != header::CONTENT_LENGTH {
-                        r.headers_mut().append(k, v);
-                    }
+                if let Some(k) = k
+                    && k != header::CONTENT_TYPE
+                    && k != header::CONTENT_LENGTH
+                {
+                    r.headers_mut().append(k, v);
                 }
             }
             r
         }
         Err(_) => {
-            parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain; charset=utf-8"));
+            parts.headers.insert(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/plain; charset=utf-8"),
+            );
             Response::from_parts(parts, axum::body::Body::from(page.title.into_owned()))
         }
     }

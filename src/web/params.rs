@@ -79,8 +79,14 @@ mod tests {
         assert!(p.is_duplicated("a"));
         assert_eq!(p.get("c"), None);
         let long = format!("state={}", "x".repeat(MAX_VALUE_LEN + 1));
-        assert_eq!(Params::parse(long.as_bytes()).err(), Some(ParamsError::TooLong("state".into())));
+        assert_eq!(
+            Params::parse(long.as_bytes()).err(),
+            Some(ParamsError::TooLong("state".into()))
+        );
         let many: Vec<String> = (0..=MAX_PARAMS).map(|i| format!("p{i}=1")).collect();
-        assert_eq!(Params::parse(many.join("&").as_bytes()).err(), Some(ParamsError::TooMany));
+        assert_eq!(
+            Params::parse(many.join("&").as_bytes()).err(),
+            Some(ParamsError::TooMany)
+        );
     }
 }

@@ -14,11 +14,26 @@ use crate::error::AppError;
 const TEMPLATES: &[(&str, &str)] = &[
     ("base.html", include_str!("../../templates/base.html")),
     ("error.html", include_str!("../../templates/error.html")),
-    ("authn/login.html", include_str!("../../templates/authn/login.html")),
-    ("oidc/consent.html", include_str!("../../templates/oidc/consent.html")),
-    ("oidc/logout_confirm.html", include_str!("../../templates/oidc/logout_confirm.html")),
-    ("oidc/logged_out.html", include_str!("../../templates/oidc/logged_out.html")),
-    ("account/home.html", include_str!("../../templates/account/home.html")),
+    (
+        "authn/login.html",
+        include_str!("../../templates/authn/login.html"),
+    ),
+    (
+        "oidc/consent.html",
+        include_str!("../../templates/oidc/consent.html"),
+    ),
+    (
+        "oidc/logout_confirm.html",
+        include_str!("../../templates/oidc/logout_confirm.html"),
+    ),
+    (
+        "oidc/logged_out.html",
+        include_str!("../../templates/oidc/logged_out.html"),
+    ),
+    (
+        "account/home.html",
+        include_str!("../../templates/account/home.html"),
+    ),
 ];
 
 #[derive(Debug)]

@@ -6,7 +6,6 @@ use std::{
     process::{Command, Output, Stdio},
 };
 
-
 struct Cli {
     db: TestDb,
     dir: tempfile::TempDir,
@@ -33,7 +32,12 @@ impl Cli {
             .spawn()
             .unwrap();
         if let Some(input) = stdin {
-            child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+            child
+                .stdin
+                .take()
+                .unwrap()
+                .write_all(input.as_bytes())
+                .unwrap();
         }
         drop(child.stdin.take());
         child.wait_with_output().unwrap()
@@ -52,46 +56,260 @@ fn assert_fails(o: &Output, reason: &str) {
     assert!(!o.status.success(), "expected failure: {}", stdout(o));
     let err = stderr(o);
     let last = err.lines().last().unwrap_or("");
-    assert!(last.starts_with("error: ") && last.contains(reason), "stderr: {err}");
+    assert!(
+        last.starts_with("error: ") && last.contains(reason),
+        "stderr: {err}"
+    );
 }
 
 #[test]
 fn client_add_prints_the_secret_once_and_rejects_bad_input() {
     let cli = Cli::new();
-    let o = cli.run(&["client", "add", "--client-id", "web", "--name", "Web", "--redirect-uri", "https://app.example/cb", "--grant-type", "authorization_code", "--grant-type", "client_credentials", "--id-token-alg", "RS256"], None);
+    let o = cli.run(
+        &[
+            "client",
+            "add",
+            "--client-id",
+            "web",
+            "--name",
+            "Web",
+            "--redirect-uri",
+            "https://app.example/cb",
+            "--grant-type",
+            "authorization_code",
+            "--grant-type",
+            "client_credentials",
+            "--id-token-alg",
+            "RS256",
+        ],
+        None,
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     let secret = stdout(&o).trim().to_owned();
     assert_eq!(secret.len(), 43, "256-bit secret, base64url");
 
-    assert_fails(&cli.run(&["client", "add", "--client-id", "web", "--name", "Again", "--redirect-uri", "https://app.example/cb"], None), "already exists");
-    assert_fails(&cli.run(&["client", "add", "--client-id", "bad", "--name", "Bad", "--redirect-uri", "not a uri"], None), "not an absolute URI");
-    assert_fails(&cli.run(&["client", "add", "--client-id", "bad", "--name", "Bad", "--redirect-uri", "http://app.example/cb"], None), "https");
-    assert_fails(&cli.run(&["client", "add", "--client-id", "bad", "--name", "Bad", "--public", "--grant-type", "client_credentials"], None), "public client");
-    assert_fails(&cli.run(&["client", "add", "--client-id", "bad", "--name", "Bad", "--redirect-uri", "https://a.example/cb", "--secret-stdin"], Some("short\n")), "at least 32");
-    assert!(!cli.run(&["client", "add", "--client-id", "bad", "--name", "Bad", "--grant-type", "password"], None).status.success());
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "web",
+                "--name",
+                "Again",
+                "--redirect-uri",
+                "https://app.example/cb",
+            ],
+            None,
+        ),
+        "already exists",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "not a uri",
+            ],
+            None,
+        ),
+        "not an absolute URI",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "http://app.example/cb",
+            ],
+            None,
+        ),
+        "https",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--public",
+                "--grant-type",
+                "client_credentials",
+            ],
+            None,
+        ),
+        "public client",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--redirect-uri",
+                "https://a.example/cb",
+                "--secret-stdin",
+            ],
+            Some("short\n"),
+        ),
+        "at least 32",
+    );
+    assert!(
+        !cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "bad",
+                "--name",
+                "Bad",
+                "--grant-type",
+                "password"
+            ],
+            None
+        )
+        .status
+        .success()
+    );
 
-    let o = cli.run(&["client", "add", "--client-id", "mine", "--name", "Mine", "--redirect-uri", "https://m.example/cb", "--secret-stdin"], Some("a-very-long-operator-chosen-secret-0123456789\n"));
+    let o = cli.run(
+        &[
+            "client",
+            "add",
+            "--client-id",
+            "mine",
+            "--name",
+            "Mine",
+            "--redirect-uri",
+            "https://m.example/cb",
+            "--secret-stdin",
+        ],
+        Some("a-very-long-operator-chosen-secret-0123456789\n"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o), "", "a supplied secret is not echoed");
-    let o = cli.run(&["client", "add", "--client-id", "spa", "--name", "SPA", "--public", "--redirect-uri", "http://localhost:3000/cb"], None);
+    let o = cli.run(
+        &[
+            "client",
+            "add",
+            "--client-id",
+            "spa",
+            "--name",
+            "SPA",
+            "--public",
+            "--redirect-uri",
+            "http://localhost:3000/cb",
+        ],
+        None,
+    );
     assert!(o.status.success());
 
     let list = stdout(&cli.run(&["client", "list"], None));
     assert_eq!(list.lines().count(), 4, "{list}");
-    assert!(list.contains("web") && list.contains("confidential") && list.contains("spa") && list.contains("public"));
+    assert!(
+        list.contains("web")
+            && list.contains("confidential")
+            && list.contains("spa")
+            && list.contains("public")
+    );
     assert!(!list.contains("bad"));
 }
 
 #[test]
 fn user_add_reads_the_password_from_stdin_and_enforces_the_policy() {
     let cli = Cli::new();
-    assert_fails(&cli.run(&["user", "add", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], Some("short\n")), "at least 12");
-    assert_fails(&cli.run(&["user", "add", "--username", "bob", "--email", "bob@example.com", "--password-stdin"], Some("\n")), "no password");
-    assert_fails(&cli.run(&["user", "add", "--username", "bob", "--email", "not-an-email", "--password-stdin"], Some("correct horse battery\n")), "e-mail");
-    let o = cli.run(&["user", "add", "--username", "bob", "--email", "bob@example.com", "--given-name", "Bob", "--password-stdin"], Some("correct horse battery\n"));
+    assert_fails(
+        &cli.run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.com",
+                "--password-stdin",
+            ],
+            Some("short\n"),
+        ),
+        "at least 12",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "bob",
+                "--email",
+                "bob@example.com",
+                "--password-stdin",
+            ],
+            Some("\n"),
+        ),
+        "no password",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "bob",
+                "--email",
+                "not-an-email",
+                "--password-stdin",
+            ],
+            Some("correct horse battery\n"),
+        ),
+        "e-mail",
+    );
+    let o = cli.run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--given-name",
+            "Bob",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    );
     assert!(o.status.success(), "{}", stderr(&o));
     assert_eq!(stdout(&o).trim().len(), 36, "prints the account id");
-    assert_fails(&cli.run(&["user", "add", "--username", "BOB", "--email", "b2@example.com", "--password-stdin"], Some("correct horse battery\n")), "already taken");
+    assert_fails(
+        &cli.run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "BOB",
+                "--email",
+                "b2@example.com",
+                "--password-stdin",
+            ],
+            Some("correct horse battery\n"),
+        ),
+        "already taken",
+    );
     let list = stdout(&cli.run(&["user", "list"], None));
     assert_eq!(list.lines().count(), 2, "{list}");
     assert!(list.contains("bob") && list.contains("active"));
@@ -107,15 +325,30 @@ fn bad_configuration_is_one_clear_line() {
         .output()
         .unwrap();
     assert!(!o.status.success());
-    assert!(stderr(&o).starts_with("error: configuration"), "{}", stderr(&o));
+    assert!(
+        stderr(&o).starts_with("error: configuration"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[tokio::test]
 async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
     let cli = Cli::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ally-idp"))
-        .args(["serve", "--demo", "--listen", &format!("127.0.0.1:{port}"), "--issuer", &format!("http://127.0.0.1:{port}")])
+        .args([
+            "serve",
+            "--demo",
+            "--listen",
+            &format!("127.0.0.1:{port}"),
+            "--issuer",
+            &format!("http://127.0.0.1:{port}"),
+        ])
         .current_dir(cli.dir.path())
         .env("DATABASE_URL", &cli.db.url)
         .env("ALLY_IDP_PASSWORD_HASHING__MEMORY_KIB", "64")
@@ -138,23 +371,58 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
     for id in ["card-portal", "smartauction", "smartcash", "intellirater"] {
         assert!(text.contains(id), "{text}");
     }
-    let password = text.lines().last().unwrap().rsplit(" / ").next().unwrap().to_owned();
-    assert!(cli.dir.path().join("data/master.key").exists(), "master key generated into ./data");
+    let password = text
+        .lines()
+        .last()
+        .unwrap()
+        .rsplit(" / ")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(
+        cli.dir.path().join("data/master.key").exists(),
+        "master key generated into ./data"
+    );
 
-    let http = reqwest::Client::builder().cookie_store(true).redirect(reqwest::redirect::Policy::none()).build().unwrap();
+    let http = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
     let base = format!("http://127.0.0.1:{port}");
     let mut ok = false;
     for _ in 0..50 {
-        if http.get(format!("{base}/.well-known/openid-configuration")).send().await.is_ok() {
+        if http
+            .get(format!("{base}/.well-known/openid-configuration"))
+            .send()
+            .await
+            .is_ok()
+        {
             ok = true;
             break;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
     assert!(ok, "server came up");
-    let r = http.get(format!("{base}/login")).send().await.unwrap().text().await.unwrap();
+    let r = http
+        .get(format!("{base}/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
     let csrf = crate::helpers::hidden(&r, "csrf").unwrap();
-    let r = http.post(format!("{base}/login")).form(&[("csrf", csrf.as_str()), ("username", "demo"), ("password", password.as_str())]).send().await.unwrap();
+    let r = http
+        .post(format!("{base}/login"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("username", "demo"),
+            ("password", password.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(crate::helpers::location(&r), "/", "demo user signs in");
     child.kill().await.ok();
 }

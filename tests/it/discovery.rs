@@ -7,14 +7,39 @@ async fn discovery_is_valid_for_openidconnect_and_lists_only_what_exists() {
     let app = TestApp::spawn().await;
     let meta = rp::discover(&app).await;
     assert_eq!(meta.issuer().as_str(), app.issuer);
-    assert_eq!(meta.additional_metadata().code_challenge_methods_supported, vec!["S256"]);
-    assert!(meta.additional_metadata().authorization_response_iss_parameter_supported);
-    let raw: serde_json::Value = app.http.get(app.url("/.well-known/openid-configuration")).send().await.unwrap().json().await.unwrap();
+    assert_eq!(
+        meta.additional_metadata().code_challenge_methods_supported,
+        vec!["S256"]
+    );
+    assert!(
+        meta.additional_metadata()
+            .authorization_response_iss_parameter_supported
+    );
+    let raw: serde_json::Value = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
     assert_eq!(raw["response_types_supported"], serde_json::json!(["code"]));
     assert_eq!(raw["request_uri_parameter_supported"], false);
-    assert_eq!(raw["id_token_signing_alg_values_supported"], serde_json::json!(["ES256", "RS256", "EdDSA"]));
+    assert_eq!(
+        raw["id_token_signing_alg_values_supported"],
+        serde_json::json!(["ES256", "RS256", "EdDSA"])
+    );
     // Every advertised endpoint answers (not 404).
-    for k in ["authorization_endpoint", "token_endpoint", "userinfo_endpoint", "jwks_uri", "end_session_endpoint", "revocation_endpoint", "introspection_endpoint"] {
+    for k in [
+        "authorization_endpoint",
+        "token_endpoint",
+        "userinfo_endpoint",
+        "jwks_uri",
+        "end_session_endpoint",
+        "revocation_endpoint",
+        "introspection_endpoint",
+    ] {
         let url = raw[k].as_str().unwrap();
         let r = app.http.get(url).send().await.unwrap();
         assert_ne!(r.status(), StatusCode::NOT_FOUND, "{k} {url}");
@@ -24,14 +49,22 @@ async fn discovery_is_valid_for_openidconnect_and_lists_only_what_exists() {
 #[tokio::test]
 async fn oauth_metadata_and_jwks() {
     let app = TestApp::spawn().await;
-    let r = app.http.get(app.url("/.well-known/oauth-authorization-server")).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/.well-known/oauth-authorization-server"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let meta: serde_json::Value = r.json().await.unwrap();
     assert_eq!(meta["issuer"], app.issuer);
 
     let r = app.http.get(app.url("/jwks")).send().await.unwrap();
     assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
-    assert_eq!(r.headers()[header::CONTENT_TYPE], "application/jwk-set+json");
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "application/jwk-set+json"
+    );
     let jwks: serde_json::Value = r.json().await.unwrap();
     let keys = jwks["keys"].as_array().unwrap();
     assert_eq!(keys.len(), 3);
@@ -46,16 +79,25 @@ async fn oauth_metadata_and_jwks() {
 #[tokio::test]
 async fn private_keys_are_sealed_at_rest() {
     let app = TestApp::spawn().await;
-    let keys = ally_idp::store::keys::list_published(&app.state.db).await.unwrap();
+    let keys = ally_idp::store::keys::list_published(&app.state.db)
+        .await
+        .unwrap();
     assert_eq!(keys.len(), 3);
     for k in keys {
         assert!(!k.private_key_sealed.contains("BEGIN"), "not PEM");
         assert!(!k.public_jwk.contains("\"d\""), "public part only");
         // DER of an EC/RSA/Ed25519 private key starts with 0x30 (SEQUENCE); sealed bytes are random.
         use base64::Engine;
-        let raw = base64::engine::general_purpose::STANDARD.decode(&k.private_key_sealed).unwrap();
+        let raw = base64::engine::general_purpose::STANDARD
+            .decode(&k.private_key_sealed)
+            .unwrap();
         let sealer = ally_idp::crypto::seal::Sealer::new([0; 32]);
-        assert!(sealer.open(&k.private_key_sealed, &format!("signing_key:{}", k.kid)).is_err(), "a wrong key cannot open it");
+        assert!(
+            sealer
+                .open(&k.private_key_sealed, &format!("signing_key:{}", k.kid))
+                .is_err(),
+            "a wrong key cannot open it"
+        );
         assert!(raw.len() > 28);
     }
 }
@@ -66,6 +108,11 @@ async fn unknown_paths_are_404_pages_with_security_headers() {
     let r = app.http.get(app.url("/nope")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::NOT_FOUND);
     assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
-    assert!(r.headers()[header::CONTENT_SECURITY_POLICY].to_str().unwrap().contains("frame-ancestors 'none'"));
+    assert!(
+        r.headers()[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     assert!(r.headers().contains_key("x-request-id"));
 }

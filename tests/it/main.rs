@@ -1,6 +1,6 @@
 //! The integration suite: one binary, one module per feature. Every test spawns the real
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 //! application on 127.0.0.1 with its own database.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
 mod helpers;
 

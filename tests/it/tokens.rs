@@ -3,26 +3,41 @@
 use reqwest::{StatusCode, header};
 
 use crate::helpers::{
-    ClientSpec, PKCE_VERIFIER, TestApp, assert_oauth_error, authorize_url, exchange_code, param, redirect_uri,
+    ClientSpec, PKCE_VERIFIER, TestApp, assert_oauth_error, authorize_url, exchange_code, param,
+    redirect_uri,
 };
 use ally_idp::access::clients::GrantType;
 
 async fn code_for(app: &TestApp, client_id: &str) -> String {
-    let cb = app.authorize(&authorize_url(app, client_id, &[]), "alice").await;
+    let cb = app
+        .authorize(&authorize_url(app, client_id, &[]), "alice")
+        .await;
     param(&cb, "code").expect("code")
 }
 
 async fn setup() -> (TestApp, String) {
     let app = TestApp::spawn().await;
-    let secret = app.add_client(ClientSpec::confidential("web")).await.unwrap();
+    let secret = app
+        .add_client(ClientSpec::confidential("web"))
+        .await
+        .unwrap();
     app.add_user("alice").await;
     (app, secret)
 }
 
 async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
-    let r = app.http.post(app.url("/introspect")).basic_auth("web", Some(secret)).form(&[("token", token)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth("web", Some(secret))
+        .form(&[("token", token)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    r.json::<serde_json::Value>().await.unwrap()["active"].as_bool().unwrap()
+    r.json::<serde_json::Value>().await.unwrap()["active"]
+        .as_bool()
+        .unwrap()
 }
 
 #[tokio::test]
@@ -37,45 +52,97 @@ async fn wrong_code_verifier_is_invalid_grant_and_does_not_burn_the_code() {
             ("grant_type", "authorization_code"),
             ("code", &code),
             ("redirect_uri", &redirect_uri("web")),
-            ("code_verifier", "wrong-verifier-wrong-verifier-wrong-verifier-00"),
+            (
+                "code_verifier",
+                "wrong-verifier-wrong-verifier-wrong-verifier-00",
+            ),
         ])
         .send()
         .await
         .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", &redirect_uri("web"))]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", &redirect_uri("web")),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(exchange_code(&app, "web", &secret, &code).await.status(), StatusCode::OK);
+    assert_eq!(
+        exchange_code(&app, "web", &secret, &code).await.status(),
+        StatusCode::OK
+    );
 }
 
 #[tokio::test]
 async fn reused_code_revokes_what_it_issued() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
-    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code).await.json().await.unwrap();
+    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
     let at = first["access_token"].as_str().unwrap();
     let rt = first["refresh_token"].as_str().unwrap();
     assert!(introspect(&app, &secret, at).await);
 
     let again = exchange_code(&app, "web", &secret, &code).await;
     assert_oauth_error(again, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert!(!introspect(&app, &secret, at).await, "access token from the replayed code is dead");
-    assert!(!introspect(&app, &secret, rt).await, "refresh token from the replayed code is dead");
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "refresh_token"), ("refresh_token", rt)]).send().await.unwrap();
+    assert!(
+        !introspect(&app, &secret, at).await,
+        "access token from the replayed code is dead"
+    );
+    assert!(
+        !introspect(&app, &secret, rt).await,
+        "refresh token from the replayed code is dead"
+    );
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt)])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
-    assert_eq!(app.audit_events("authorization_code.replayed").await.len(), 1);
+    assert_eq!(
+        app.audit_events("authorization_code.replayed").await.len(),
+        1
+    );
 }
 
 #[tokio::test]
 async fn reused_refresh_token_revokes_the_family() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
-    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code).await.json().await.unwrap();
+    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rt1 = first["refresh_token"].as_str().unwrap().to_owned();
     let refresh = |rt: String| {
         let app = &app;
         let secret = secret.clone();
-        async move { app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "refresh_token"), ("refresh_token", rt.as_str())]).send().await.unwrap() }
+        async move {
+            app.http
+                .post(app.url("/token"))
+                .basic_auth("web", Some(&secret))
+                .form(&[
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", rt.as_str()),
+                ])
+                .send()
+                .await
+                .unwrap()
+        }
     };
     let second: serde_json::Value = refresh(rt1.clone()).await.json().await.unwrap();
     let rt2 = second["refresh_token"].as_str().unwrap().to_owned();
@@ -92,11 +159,37 @@ async fn reused_refresh_token_revokes_the_family() {
 async fn refresh_cannot_widen_scope_and_can_narrow_it() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
-    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code).await.json().await.unwrap();
+    let first: serde_json::Value = exchange_code(&app, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rt = first["refresh_token"].as_str().unwrap();
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "openid offline_access")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "openid offline_access"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_scope").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "refresh_token"), ("refresh_token", rt), ("scope", "openid")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", rt),
+            ("scope", "openid"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["scope"], "openid");
@@ -106,18 +199,50 @@ async fn refresh_cannot_widen_scope_and_can_narrow_it() {
 async fn expired_code_and_mismatched_redirect_uri() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", "http://127.0.0.1:9999/other"), ("code_verifier", PKCE_VERIFIER)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", "http://127.0.0.1:9999/other"),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     app.advance(61);
-    assert_oauth_error(exchange_code(&app, "web", &secret, &code).await, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    assert_oauth_error(
+        exchange_code(&app, "web", &secret, &code).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_grant",
+    )
+    .await;
 }
 
 #[tokio::test]
 async fn code_issued_to_another_client_is_refused() {
     let (app, _) = setup().await;
-    let other = app.add_client(ClientSpec::confidential("other")).await.unwrap();
+    let other = app
+        .add_client(ClientSpec::confidential("other"))
+        .await
+        .unwrap();
     let code = code_for(&app, "web").await;
-    let r = app.http.post(app.url("/token")).basic_auth("other", Some(&other)).form(&[("grant_type", "authorization_code"), ("code", code.as_str()), ("redirect_uri", &redirect_uri("web")), ("code_verifier", PKCE_VERIFIER)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("other", Some(&other))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", code.as_str()),
+            ("redirect_uri", &redirect_uri("web")),
+            ("code_verifier", PKCE_VERIFIER),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -125,42 +250,154 @@ async fn code_issued_to_another_client_is_refused() {
 async fn client_authentication_failures() {
     let (app, secret) = setup().await;
     let form = [("grant_type", "client_credentials")];
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some("wrong-secret")).form(&form).send().await.unwrap();
-    assert!(r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Basic"));
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some("wrong-secret"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic")
+    );
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let r = app.http.post(app.url("/token")).form(&[("grant_type", "client_credentials"), ("client_id", "web"), ("client_secret", "wrong")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "web"),
+            ("client_secret", "wrong"),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
-    let r = app.http.post(app.url("/token")).basic_auth("nobody", Some(&secret)).form(&form).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("nobody", Some(&secret))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // A confidential client cannot drop its secret and pass as public.
-    let r = app.http.post(app.url("/token")).form(&[("grant_type", "client_credentials"), ("client_id", "web")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .form(&[("grant_type", "client_credentials"), ("client_id", "web")])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // RFC 6749 §2.3: one method only.
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "client_credentials"), ("client_secret", secret.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     // client_secret_post works with the right secret.
-    let r = app.http.post(app.url("/token")).form(&[("grant_type", "client_credentials"), ("client_id", "web"), ("client_secret", secret.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "web"),
+            ("client_secret", secret.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }
 
 #[tokio::test]
 async fn malformed_token_requests() {
     let (app, secret) = setup().await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "password")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[("grant_type", "password")])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("foo", "bar")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[("foo", "bar")])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).body("grant_type=authorization_code&grant_type=refresh_token").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded").send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .body("grant_type=authorization_code&grant_type=refresh_token")
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded")
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).json(&serde_json::json!({"grant_type": "client_credentials"})).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .json(&serde_json::json!({"grant_type": "client_credentials"}))
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let long = "x".repeat(5000);
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "authorization_code"), ("code", long.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", long.as_str()),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let huge = "x".repeat(100_000);
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", huge.as_str())]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[("grant_type", huge.as_str())])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
-    let r = app.http.post(app.url("/token")).basic_auth("web", Some(&secret)).form(&[("grant_type", "authorization_code"), ("code", "nope"), ("redirect_uri", &redirect_uri("web"))]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("web", Some(&secret))
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", "nope"),
+            ("redirect_uri", &redirect_uri("web")),
+        ])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(app.count("token_family").await, 0, "nothing was written");
 }
@@ -169,55 +406,151 @@ async fn malformed_token_requests() {
 async fn userinfo_and_introspection_failures() {
     let (app, secret) = setup().await;
     let r = app.http.get(app.url("/userinfo")).send().await.unwrap();
-    assert!(r.headers()[header::WWW_AUTHENTICATE].to_str().unwrap().starts_with("Bearer"));
+    assert!(
+        r.headers()[header::WWW_AUTHENTICATE]
+            .to_str()
+            .unwrap()
+            .starts_with("Bearer")
+    );
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
-    let r = app.http.get(app.url("/userinfo")).bearer_auth("not.a.token").send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth("not.a.token")
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
 
     let code = code_for(&app, "web").await;
-    let tokens: serde_json::Value = exchange_code(&app, "web", &secret, &code).await.json().await.unwrap();
+    let tokens: serde_json::Value = exchange_code(&app, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
     // An ID token is not an access token (RFC 9068 §4: typ must be at+jwt).
-    let r = app.http.get(app.url("/userinfo")).bearer_auth(tokens["id_token"].as_str().unwrap()).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(tokens["id_token"].as_str().unwrap())
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
     let at = tokens["access_token"].as_str().unwrap();
-    let r = app.http.post(app.url("/userinfo")).form(&[("access_token", at)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/userinfo"))
+        .form(&[("access_token", at)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK, "RFC 6750 §2.2 form body");
     app.advance(601);
-    let r = app.http.get(app.url("/userinfo")).bearer_auth(at).send().await.unwrap();
+    let r = app
+        .http
+        .get(app.url("/userinfo"))
+        .bearer_auth(at)
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_token").await;
 
-    let r = app.http.post(app.url("/introspect")).form(&[("token", at)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/introspect"))
+        .form(&[("token", at)])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
 }
 
 #[tokio::test]
 async fn revocation_rules() {
     let (app, secret) = setup().await;
-    let other = app.add_client(ClientSpec::confidential("other")).await.unwrap();
+    let other = app
+        .add_client(ClientSpec::confidential("other"))
+        .await
+        .unwrap();
     let code = code_for(&app, "web").await;
-    let tokens: serde_json::Value = exchange_code(&app, "web", &secret, &code).await.json().await.unwrap();
+    let tokens: serde_json::Value = exchange_code(&app, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
     let rt = tokens["refresh_token"].as_str().unwrap();
     // RFC 7009 §2.2: unknown tokens are answered 200.
-    let r = app.http.post(app.url("/revoke")).basic_auth("web", Some(&secret)).form(&[("token", "no-such-token")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/revoke"))
+        .basic_auth("web", Some(&secret))
+        .form(&[("token", "no-such-token")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     // §2.1: another client's token is refused and stays valid.
-    let r = app.http.post(app.url("/revoke")).basic_auth("other", Some(&other)).form(&[("token", rt)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/revoke"))
+        .basic_auth("other", Some(&other))
+        .form(&[("token", rt)])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     assert!(introspect(&app, &secret, rt).await);
-    let r = app.http.post(app.url("/revoke")).form(&[("token", rt)]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/revoke"))
+        .form(&[("token", rt)])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // Another client cannot see the token through introspection either.
-    let r = app.http.post(app.url("/introspect")).basic_auth("other", Some(&other)).form(&[("token", rt)]).send().await.unwrap();
-    assert_eq!(r.json::<serde_json::Value>().await.unwrap()["active"], false);
+    let r = app
+        .http
+        .post(app.url("/introspect"))
+        .basic_auth("other", Some(&other))
+        .form(&[("token", rt)])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["active"],
+        false
+    );
 }
 
 #[tokio::test]
 async fn client_credentials_only_for_clients_allowed_it() {
     let app = TestApp::spawn().await;
-    let secret = app.add_client(ClientSpec { grant_types: vec![GrantType::ClientCredentials], ..ClientSpec::confidential("svc") }).await.unwrap();
-    let r = app.http.post(app.url("/token")).basic_auth("svc", Some(&secret)).form(&[("grant_type", "client_credentials")]).send().await.unwrap();
+    let secret = app
+        .add_client(ClientSpec {
+            grant_types: vec![GrantType::ClientCredentials],
+            ..ClientSpec::confidential("svc")
+        })
+        .await
+        .unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("svc", Some(&secret))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
-    let r = app.http.post(app.url("/token")).basic_auth("svc", Some(&secret)).form(&[("grant_type", "authorization_code"), ("code", "x")]).send().await.unwrap();
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .basic_auth("svc", Some(&secret))
+        .form(&[("grant_type", "authorization_code"), ("code", "x")])
+        .send()
+        .await
+        .unwrap();
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }

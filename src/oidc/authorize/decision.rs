@@ -3,7 +3,10 @@
 use chrono::{DateTime, Utc};
 
 use super::request::{AuthorizationRequest, age_secs};
-use crate::oidc::{error::ErrorCode, scope::{self, Scope}};
+use crate::oidc::{
+    error::ErrorCode,
+    scope::{self, Scope},
+};
 
 /// What the provider knows about the signed-in browser.
 #[derive(Clone, Copy, Debug)]
@@ -43,8 +46,13 @@ pub fn decide(
         // OIDC Core §3.1.2.1: prompt=login forces re-authentication; max_age bounds the
         // age of the authentication, and max_age=0 is equivalent to prompt=login (errata 2).
         (!req.prompt.login || fresh)
-            && req.max_age.is_none_or(|m| fresh || (m > 0 && age_secs(s.auth_time, now) <= m))
-            && req.id_token_hint_sub.as_deref().is_none_or(|sub| sub == s.account_id)
+            && req
+                .max_age
+                .is_none_or(|m| fresh || (m > 0 && age_secs(s.auth_time, now) <= m))
+            && req
+                .id_token_hint_sub
+                .as_deref()
+                .is_none_or(|sub| sub == s.account_id)
     });
     let Some(session) = session.filter(|_| session_ok) else {
         return if req.prompt.none {
@@ -56,12 +64,16 @@ pub fn decide(
     // Consent is asked when the application asks for it, when it is a third party, and for
     // offline access (OIDC Core §11); a remembered approval covering the scopes satisfies it
     // unless prompt=consent demands a fresh one.
-    let needed = req.prompt.consent || third_party_client || req.scope.contains(scope::OFFLINE_ACCESS);
+    let needed =
+        req.prompt.consent || third_party_client || req.scope.contains(scope::OFFLINE_ACCESS);
     let given = progress.consented_by == Some(session.account_id)
         || (!req.prompt.consent && remembered_consent.is_some_and(|r| req.scope.is_subset_of(r)));
     if needed && !given {
         return if req.prompt.none {
-            Decision::Fail(ErrorCode::ConsentRequired, "the user has not approved this application")
+            Decision::Fail(
+                ErrorCode::ConsentRequired,
+                "the user has not approved this application",
+            )
         } else {
             Decision::NeedConsent
         };
@@ -106,10 +118,23 @@ mod tests {
     #[test]
     fn no_session() {
         let r = req("openid", Prompt::default(), None);
-        assert_eq!(decide(&r, false, None, None, Progress::default(), now()), Decision::NeedLogin);
-        let none = Prompt { none: true, ..Default::default() };
         assert_eq!(
-            decide(&req("openid", none, None), false, None, None, Progress::default(), now()),
+            decide(&r, false, None, None, Progress::default(), now()),
+            Decision::NeedLogin
+        );
+        let none = Prompt {
+            none: true,
+            ..Default::default()
+        };
+        assert_eq!(
+            decide(
+                &req("openid", none, None),
+                false,
+                None,
+                None,
+                Progress::default(),
+                now()
+            ),
             Decision::Fail(ErrorCode::LoginRequired, "the user is not signed in")
         );
     }
@@ -117,53 +142,203 @@ mod tests {
     #[test]
     fn sso_skips_login_for_first_party() {
         let r = req("openid profile", Prompt::default(), None);
-        assert_eq!(decide(&r, false, Some(session(10)), None, Progress::default(), now()), Decision::Issue);
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(10)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::Issue
+        );
     }
 
     #[test]
     fn prompt_login_needs_a_fresh_login_for_this_request() {
-        let r = req("openid", Prompt { login: true, ..Default::default() }, None);
-        assert_eq!(decide(&r, false, Some(session(1)), None, Progress::default(), now()), Decision::NeedLogin);
-        let p = Progress { login_session: Some("s1"), consented_by: None };
-        assert_eq!(decide(&r, false, Some(session(1)), None, p, now()), Decision::Issue);
+        let r = req(
+            "openid",
+            Prompt {
+                login: true,
+                ..Default::default()
+            },
+            None,
+        );
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedLogin
+        );
+        let p = Progress {
+            login_session: Some("s1"),
+            consented_by: None,
+        };
+        assert_eq!(
+            decide(&r, false, Some(session(1)), None, p, now()),
+            Decision::Issue
+        );
     }
 
     #[test]
     fn max_age() {
         let r = req("openid", Prompt::default(), Some(60));
-        assert_eq!(decide(&r, false, Some(session(30)), None, Progress::default(), now()), Decision::Issue);
-        assert_eq!(decide(&r, false, Some(session(61)), None, Progress::default(), now()), Decision::NeedLogin);
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(30)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::Issue
+        );
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(61)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedLogin
+        );
         let zero = req("openid", Prompt::default(), Some(0));
-        assert_eq!(decide(&zero, false, Some(session(0)), None, Progress::default(), now()), Decision::NeedLogin);
-        let p = Progress { login_session: Some("s1"), consented_by: None };
-        assert_eq!(decide(&zero, false, Some(session(0)), None, p, now()), Decision::Issue);
+        assert_eq!(
+            decide(
+                &zero,
+                false,
+                Some(session(0)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedLogin
+        );
+        let p = Progress {
+            login_session: Some("s1"),
+            consented_by: None,
+        };
+        assert_eq!(
+            decide(&zero, false, Some(session(0)), None, p, now()),
+            Decision::Issue
+        );
     }
 
     #[test]
     fn consent_rules() {
         let offline = req("openid offline_access", Prompt::default(), None);
-        assert_eq!(decide(&offline, false, Some(session(1)), None, Progress::default(), now()), Decision::NeedConsent);
+        assert_eq!(
+            decide(
+                &offline,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedConsent
+        );
         let remembered = Scope::from_stored("openid offline_access profile");
-        assert_eq!(decide(&offline, false, Some(session(1)), Some(&remembered), Progress::default(), now()), Decision::Issue);
+        assert_eq!(
+            decide(
+                &offline,
+                false,
+                Some(session(1)),
+                Some(&remembered),
+                Progress::default(),
+                now()
+            ),
+            Decision::Issue
+        );
         let third = req("openid", Prompt::default(), None);
-        assert_eq!(decide(&third, true, Some(session(1)), None, Progress::default(), now()), Decision::NeedConsent);
-        let forced = req("openid", Prompt { consent: true, ..Default::default() }, None);
-        assert_eq!(decide(&forced, false, Some(session(1)), Some(&remembered), Progress::default(), now()), Decision::NeedConsent);
-        let p = Progress { login_session: None, consented_by: Some("a1") };
-        assert_eq!(decide(&forced, false, Some(session(1)), None, p, now()), Decision::Issue);
-        let none = req("openid offline_access", Prompt { none: true, ..Default::default() }, None);
+        assert_eq!(
+            decide(
+                &third,
+                true,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedConsent
+        );
+        let forced = req(
+            "openid",
+            Prompt {
+                consent: true,
+                ..Default::default()
+            },
+            None,
+        );
+        assert_eq!(
+            decide(
+                &forced,
+                false,
+                Some(session(1)),
+                Some(&remembered),
+                Progress::default(),
+                now()
+            ),
+            Decision::NeedConsent
+        );
+        let p = Progress {
+            login_session: None,
+            consented_by: Some("a1"),
+        };
+        assert_eq!(
+            decide(&forced, false, Some(session(1)), None, p, now()),
+            Decision::Issue
+        );
+        let none = req(
+            "openid offline_access",
+            Prompt {
+                none: true,
+                ..Default::default()
+            },
+            None,
+        );
         assert!(matches!(
-            decide(&none, false, Some(session(1)), None, Progress::default(), now()),
+            decide(
+                &none,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                now()
+            ),
             Decision::Fail(ErrorCode::ConsentRequired, _)
         ));
     }
 
     #[test]
     fn id_token_hint_must_match_session() {
-        let mut r = req("openid", Prompt { none: true, ..Default::default() }, None);
+        let mut r = req(
+            "openid",
+            Prompt {
+                none: true,
+                ..Default::default()
+            },
+            None,
+        );
         r.id_token_hint_sub = Some("someone-else".into());
         assert!(matches!(
-            decide(&r, false, Some(session(1)), None, Progress::default(), now()),
+            decide(
+                &r,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                now()
+            ),
             Decision::Fail(ErrorCode::LoginRequired, _)
         ));
     }

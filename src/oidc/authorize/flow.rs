@@ -57,6 +57,7 @@ impl From<sea_orm::DbErr> for FlowError {
 
 /// Everything the flow needs besides the connection.
 pub struct FlowDeps<'a> {
+    pub ctx: &'a RequestContext,
     pub tokens: &'a TokenHasher,
     pub issuer: &'a str,
     pub code_ttl: Duration,
@@ -68,6 +69,15 @@ pub struct FlowDeps<'a> {
 pub enum ConsentAnswer {
     Allow,
     Deny,
+}
+
+/// Why a parked request is being resumed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Resume {
+    /// The user just signed in for this request (satisfies prompt=login and max_age).
+    SignedIn,
+    /// The user answered the consent screen.
+    Consented(ConsentAnswer),
 }
 
 fn facts(s: &SsoSession) -> SessionFacts<'_> {
@@ -114,7 +124,12 @@ pub async fn begin(
     };
     match decision {
         Decision::Issue => issue(c, deps, now, &pending.request, session).await,
-        Decision::Fail(code, d) => Ok(Step::Redirect(error_redirect(deps.issuer, &pending.request, code, d))),
+        Decision::Fail(code, d) => Ok(Step::Redirect(error_redirect(
+            deps.issuer,
+            &pending.request,
+            code,
+            d,
+        ))),
         Decision::NeedLogin | Decision::NeedConsent => {
             let id = opaque::generate();
             store::auth_requests::insert(
@@ -139,35 +154,38 @@ pub async fn begin(
 }
 
 /// A parked request that is still usable.
-pub async fn load(c: &impl ConnectionTrait, now: DateTime<Utc>, id: &str) -> Result<Pending, FlowError> {
-    let row = store::auth_requests::find(c, id).await?.ok_or(FlowError::Expired)?;
+pub async fn load(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    id: &str,
+) -> Result<Pending, FlowError> {
+    let row = store::auth_requests::find(c, id)
+        .await?
+        .ok_or(FlowError::Expired)?;
     if row.completed_at.is_some() || row.expires_at <= now {
         return Err(FlowError::Expired);
     }
     serde_json::from_value(row.params).map_err(|e| FlowError::Internal(e.into()))
 }
 
-/// Continues a parked request after the user signed in (`fresh_login`), answered the
-/// consent screen, or simply came back with a session.
+/// Continues a parked request after the user signed in or answered the consent screen.
 pub async fn resume(
     c: &impl ConnectionTrait,
     deps: &FlowDeps<'_>,
     now: DateTime<Utc>,
-    ctx: &RequestContext,
     id: &str,
-    client: &Client,
-    session: Option<&SsoSession>,
-    fresh_login: bool,
-    consent: Option<ConsentAnswer>,
+    session: &SsoSession,
+    event: Resume,
 ) -> Result<Step, FlowError> {
     let mut pending = load(c, now, id).await?;
-    let mut changed = false;
-    if let (true, Some(s)) = (fresh_login, session) {
-        pending.login_session = Some(s.id.clone());
-        changed = true;
-    }
-    match (consent, session) {
-        (Some(ConsentAnswer::Deny), _) => {
+    let client = crate::access::clients::find(c, &pending.request.client_id)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    match event {
+        Resume::SignedIn => {
+            pending.login_session = Some(session.id.clone());
+        }
+        Resume::Consented(ConsentAnswer::Deny) => {
             store::auth_requests::complete(c, id, now).await?;
             return Ok(Step::Redirect(error_redirect(
                 deps.issuer,
@@ -176,7 +194,8 @@ pub async fn resume(
                 "the user declined",
             )));
         }
-        (Some(ConsentAnswer::Allow), Some(s)) => {
+        Resume::Consented(ConsentAnswer::Allow) => {
+            let s = session;
             store::consents::upsert(
                 c,
                 entity::consent::Model {
@@ -190,7 +209,7 @@ pub async fn resume(
             audit::record(
                 c,
                 now,
-                ctx,
+                deps.ctx,
                 AuditEvent::ConsentGranted,
                 Actor::Account(&s.account_id),
                 Some(&client.client_id),
@@ -198,31 +217,44 @@ pub async fn resume(
             )
             .await?;
             pending.consented_by = Some(s.account_id.clone());
-            changed = true;
         }
-        _ => {}
     }
-    if changed {
-        store::auth_requests::update_params(c, id, serde_json::to_value(&pending).map_err(anyhow::Error::from)?).await?;
-    }
-    let remembered = remembered_scope(c, session, &client.client_id).await?;
+    store::auth_requests::update_params(
+        c,
+        id,
+        serde_json::to_value(&pending).map_err(anyhow::Error::from)?,
+    )
+    .await?;
+    let remembered = remembered_scope(c, Some(session), &client.client_id).await?;
     let progress = Progress {
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    match decide(&pending.request, client.third_party, session.map(facts), remembered.as_ref(), progress, now) {
+    match decide(
+        &pending.request,
+        client.third_party,
+        Some(facts(session)),
+        remembered.as_ref(),
+        progress,
+        now,
+    ) {
         Decision::NeedLogin => Ok(Step::Login(id.to_owned())),
         Decision::NeedConsent => Ok(Step::Consent(id.to_owned())),
         Decision::Fail(code, d) => {
             store::auth_requests::complete(c, id, now).await?;
-            Ok(Step::Redirect(error_redirect(deps.issuer, &pending.request, code, d)))
+            Ok(Step::Redirect(error_redirect(
+                deps.issuer,
+                &pending.request,
+                code,
+                d,
+            )))
         }
         Decision::Issue => {
             // Single use: a replayed sign-in or consent post cannot mint a second code.
             if !store::auth_requests::complete(c, id, now).await? {
                 return Err(FlowError::Expired);
             }
-            issue(c, deps, now, &pending.request, session).await
+            issue(c, deps, now, &pending.request, Some(session)).await
         }
     }
 }
@@ -268,12 +300,30 @@ async fn issue(
 }
 
 /// The error response of RFC 6749 §4.1.2.1 on the verified redirect URI.
-pub fn error_redirect(issuer: &str, req: &AuthorizationRequest, code: ErrorCode, description: &str) -> String {
-    error_redirect_to(issuer, &req.redirect_uri, req.state.as_deref(), &OAuthError::new(code, description.to_owned()))
+pub fn error_redirect(
+    issuer: &str,
+    req: &AuthorizationRequest,
+    code: ErrorCode,
+    description: &str,
+) -> String {
+    error_redirect_to(
+        issuer,
+        &req.redirect_uri,
+        req.state.as_deref(),
+        &OAuthError::new(code, description.to_owned()),
+    )
 }
 
-pub fn error_redirect_to(issuer: &str, redirect_uri: &str, state: Option<&str>, e: &OAuthError) -> String {
-    let mut params = vec![("error", e.code.as_str()), ("error_description", &e.description)];
+pub fn error_redirect_to(
+    issuer: &str,
+    redirect_uri: &str,
+    state: Option<&str>,
+    e: &OAuthError,
+) -> String {
+    let mut params = vec![
+        ("error", e.code.as_str()),
+        ("error_description", &e.description),
+    ];
     if let Some(st) = state {
         params.push(("state", st));
     }
@@ -298,7 +348,10 @@ mod tests {
     #[test]
     fn append_keeps_existing_query() {
         assert_eq!(
-            super::append_query("https://a.example/cb?x=1", &[("code", "c d"), ("state", "s")]),
+            super::append_query(
+                "https://a.example/cb?x=1",
+                &[("code", "c d"), ("state", "s")]
+            ),
             "https://a.example/cb?x=1&code=c+d&state=s"
         );
     }

@@ -24,27 +24,41 @@ use crate::{
     error::{AppError, ErrorPage},
     oidc::{endpoints, error::OAuthError},
     state::AppState,
-    web::params::Params,
+    web::{context::RequestContext, params::Params},
 };
 
-pub async fn authorize_get(State(state): State<AppState>, jar: CookieJar, RawQuery(q): RawQuery) -> Response {
-    authorize(&state, &jar, q.unwrap_or_default().as_bytes()).await
+pub async fn authorize_get(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    RawQuery(q): RawQuery,
+) -> Response {
+    authorize(&state, &ctx, &jar, q.unwrap_or_default().as_bytes()).await
 }
 
-pub async fn authorize_post(State(state): State<AppState>, jar: CookieJar, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn authorize_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return render_error(OAuthError::invalid_request("the authorization request must be form-encoded"));
+        return render_error(OAuthError::invalid_request(
+            "the authorization request must be form-encoded",
+        ));
     }
-    authorize(&state, &jar, &body).await
+    authorize(&state, &ctx, &jar, &body).await
 }
 
-pub fn flow_deps(state: &AppState) -> FlowDeps<'_> {
+pub fn flow_deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> FlowDeps<'a> {
     let t = &state.config.tokens;
     FlowDeps {
+        ctx,
         tokens: &state.tokens,
         issuer: state.issuer(),
         code_ttl: Duration::seconds(t.authorization_code_ttl_secs),
@@ -52,33 +66,61 @@ pub fn flow_deps(state: &AppState) -> FlowDeps<'_> {
     }
 }
 
-async fn authorize(state: &AppState, jar: &CookieJar, raw: &[u8]) -> Response {
+async fn authorize(
+    state: &AppState,
+    ctx: &RequestContext,
+    jar: &CookieJar,
+    raw: &[u8],
+) -> Response {
     let params = match Params::parse(raw) {
         Ok(p) => p,
         Err(e) => return render_error(OAuthError::invalid_request(e.to_string())),
     };
-    let client = match params.get("client_id").filter(|_| !params.is_duplicated("client_id")) {
+    let client = match params
+        .get("client_id")
+        .filter(|_| !params.is_duplicated("client_id"))
+    {
         Some(id) => match clients::find(&state.db, id).await {
             Ok(c) => c,
             Err(e) => return AppError::Internal(e).into_response(),
         },
         None => None,
     };
-    let request = match request::validate(&params, client.as_ref(), &state.keyring, state.issuer()) {
+    let request = match request::validate(&params, client.as_ref(), &state.keyring, state.issuer())
+    {
         Ok(r) => r,
         Err(AuthorizeError::Render(e)) => return render_error(e),
-        Err(AuthorizeError::Redirect { redirect_uri, state: st, error }) => {
-            return Redirect::to(&flow::error_redirect_to(state.issuer(), &redirect_uri, st.as_deref(), &error)).into_response();
+        Err(AuthorizeError::Redirect {
+            redirect_uri,
+            state: st,
+            error,
+        }) => {
+            return Redirect::to(&flow::error_redirect_to(
+                state.issuer(),
+                &redirect_uri,
+                st.as_deref(),
+                &error,
+            ))
+            .into_response();
         }
     };
     let Some(client) = client else {
-        return AppError::Internal(anyhow::anyhow!("validated request without client")).into_response();
+        return AppError::Internal(anyhow::anyhow!("validated request without client"))
+            .into_response();
     };
     let result = async {
         let now = state.clock.now();
         let session = current_session(state, jar, now).await?;
         let txn = state.db.begin().await?;
-        let step = flow::begin(&txn, &flow_deps(state), now, &client, request, session.as_ref()).await?;
+        let step = flow::begin(
+            &txn,
+            &flow_deps(state, ctx),
+            now,
+            &client,
+            request,
+            session.as_ref(),
+        )
+        .await?;
         txn.commit().await?;
         Ok::<_, FlowError>(step)
     }
@@ -89,8 +131,12 @@ async fn authorize(state: &AppState, jar: &CookieJar, raw: &[u8]) -> Response {
 /// Turns the flow's next step into the browser's next hop.
 pub fn step_response(step: Result<Step, FlowError>) -> Response {
     match step {
-        Ok(Step::Login(id)) => Redirect::to(&format!("{}?req={id}", endpoints::LOGIN)).into_response(),
-        Ok(Step::Consent(id)) => Redirect::to(&format!("{}?req={id}", endpoints::CONSENT)).into_response(),
+        Ok(Step::Login(id)) => {
+            Redirect::to(&format!("{}?req={id}", endpoints::LOGIN)).into_response()
+        }
+        Ok(Step::Consent(id)) => {
+            Redirect::to(&format!("{}?req={id}", endpoints::CONSENT)).into_response()
+        }
         Ok(Step::Redirect(url)) => Redirect::to(&url).into_response(),
         Err(FlowError::Expired) => expired_page(),
         Err(FlowError::Internal(e)) => AppError::Internal(e).into_response(),

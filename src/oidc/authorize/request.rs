@@ -55,14 +55,21 @@ pub enum AuthorizeError {
 }
 
 /// The client and redirect URI, once both are known good.
-pub fn verify_client_and_redirect<'a>(params: &Params, client: Option<&'a Client>) -> Result<(&'a Client, String), OAuthError> {
+pub fn verify_client_and_redirect<'a>(
+    params: &Params,
+    client: Option<&'a Client>,
+) -> Result<(&'a Client, String), OAuthError> {
     if params.is_duplicated("client_id") || params.is_duplicated("redirect_uri") {
-        return Err(OAuthError::invalid_request("client_id and redirect_uri must each be sent once"));
+        return Err(OAuthError::invalid_request(
+            "client_id and redirect_uri must each be sent once",
+        ));
     }
     if params.get("client_id").is_none() {
         return Err(OAuthError::invalid_request("the request has no client_id"));
     }
-    let client = client.ok_or_else(|| OAuthError::invalid_request("the application (client_id) is not registered here"))?;
+    let client = client.ok_or_else(|| {
+        OAuthError::invalid_request("the application (client_id) is not registered here")
+    })?;
     // OIDC Core §3.1.2.1: redirect_uri is REQUIRED.
     let redirect_uri = params
         .get("redirect_uri")
@@ -81,7 +88,8 @@ pub fn validate(
     ring: &KeyRing,
     issuer: &str,
 ) -> Result<AuthorizationRequest, AuthorizeError> {
-    let (client, redirect_uri) = verify_client_and_redirect(params, client).map_err(AuthorizeError::Render)?;
+    let (client, redirect_uri) =
+        verify_client_and_redirect(params, client).map_err(AuthorizeError::Render)?;
     let state = params.get("state").map(str::to_owned);
     let fail = |code: ErrorCode, d: &'static str| AuthorizeError::Redirect {
         redirect_uri: redirect_uri.clone(),
@@ -93,86 +101,168 @@ pub fn validate(
         return Err(AuthorizeError::Redirect {
             redirect_uri: redirect_uri.clone(),
             state: state.clone(),
-            error: OAuthError::invalid_request(format!("parameter `{dup}` was sent more than once")),
+            error: OAuthError::invalid_request(format!(
+                "parameter `{dup}` was sent more than once"
+            )),
         });
     }
     // OIDC Core §6: request objects are not supported; say so with the dedicated codes.
     if params.get("request").is_some() {
-        return Err(fail(ErrorCode::RequestNotSupported, "request objects are not supported"));
+        return Err(fail(
+            ErrorCode::RequestNotSupported,
+            "request objects are not supported",
+        ));
     }
     if params.get("request_uri").is_some() {
-        return Err(fail(ErrorCode::RequestUriNotSupported, "request_uri is not supported"));
+        return Err(fail(
+            ErrorCode::RequestUriNotSupported,
+            "request_uri is not supported",
+        ));
     }
     match params.get("response_type") {
-        None => return Err(fail(ErrorCode::InvalidRequest, "the request has no response_type")),
+        None => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "the request has no response_type",
+            ));
+        }
         Some("code") => {}
-        Some(_) => return Err(fail(ErrorCode::UnsupportedResponseType, "only response_type=code is supported")),
-    }
-    if !client.allows(GrantType::AuthorizationCode) {
-        return Err(fail(ErrorCode::UnauthorizedClient, "this application may not use the authorization code flow"));
-    }
-    if let Some(mode) = params.get("response_mode") {
-        if mode != "query" {
-            return Err(fail(ErrorCode::InvalidRequest, "only response_mode=query is supported"));
+        Some(_) => {
+            return Err(fail(
+                ErrorCode::UnsupportedResponseType,
+                "only response_type=code is supported",
+            ));
         }
     }
+    if !client.allows(GrantType::AuthorizationCode) {
+        return Err(fail(
+            ErrorCode::UnauthorizedClient,
+            "this application may not use the authorization code flow",
+        ));
+    }
+    if let Some(mode) = params.get("response_mode")
+        && mode != "query"
+    {
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "only response_mode=query is supported",
+        ));
+    }
     let scope = match Scope::parse(params.get("scope").unwrap_or(""), &scope::USER_SCOPES) {
-        Ok(s) if s.is_empty() => return Err(fail(ErrorCode::InvalidScope, "the request has no scope")),
+        Ok(s) if s.is_empty() => {
+            return Err(fail(ErrorCode::InvalidScope, "the request has no scope"));
+        }
         Ok(s) => s,
-        Err(ScopeError::Malformed) => return Err(fail(ErrorCode::InvalidScope, "the scope is malformed")),
-        Err(ScopeError::Unknown(_)) => return Err(fail(ErrorCode::InvalidScope, "the request asks for a scope this provider does not offer")),
+        Err(ScopeError::Malformed) => {
+            return Err(fail(ErrorCode::InvalidScope, "the scope is malformed"));
+        }
+        Err(ScopeError::Unknown(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidScope,
+                "the request asks for a scope this provider does not offer",
+            ));
+        }
     };
     // OIDC Core §11: offline_access only makes sense if the client can use refresh tokens.
-    let scope = if scope.contains(scope::OFFLINE_ACCESS) && !client.allows(GrantType::RefreshToken) {
-        Scope::from_stored(&scope.iter().filter(|s| *s != scope::OFFLINE_ACCESS).collect::<Vec<_>>().join(" "))
+    let scope = if scope.contains(scope::OFFLINE_ACCESS) && !client.allows(GrantType::RefreshToken)
+    {
+        Scope::from_stored(
+            &scope
+                .iter()
+                .filter(|s| *s != scope::OFFLINE_ACCESS)
+                .collect::<Vec<_>>()
+                .join(" "),
+        )
     } else {
         scope
     };
 
     // PKCE (RFC 7636 §4.3): a missing method means `plain`, which we refuse.
-    let code_challenge = match (params.get("code_challenge"), params.get("code_challenge_method")) {
+    let code_challenge = match (
+        params.get("code_challenge"),
+        params.get("code_challenge_method"),
+    ) {
         (None, None) if client.public => {
-            return Err(fail(ErrorCode::InvalidRequest, "public clients must use PKCE (code_challenge with S256)"));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "public clients must use PKCE (code_challenge with S256)",
+            ));
         }
         (None, None) => None,
-        (None, Some(_)) => return Err(fail(ErrorCode::InvalidRequest, "code_challenge_method without code_challenge")),
+        (None, Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method without code_challenge",
+            ));
+        }
         (Some(_), None | Some("plain")) => {
-            return Err(fail(ErrorCode::InvalidRequest, "code_challenge_method must be S256; plain is not accepted"));
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge_method must be S256; plain is not accepted",
+            ));
         }
         (Some(c), Some("S256")) if pkce::valid_challenge(c) => Some(c.to_owned()),
-        (Some(_), Some("S256")) => return Err(fail(ErrorCode::InvalidRequest, "code_challenge is not a valid S256 challenge")),
-        (Some(_), Some(_)) => return Err(fail(ErrorCode::InvalidRequest, "unsupported code_challenge_method")),
+        (Some(_), Some("S256")) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "code_challenge is not a valid S256 challenge",
+            ));
+        }
+        (Some(_), Some(_)) => {
+            return Err(fail(
+                ErrorCode::InvalidRequest,
+                "unsupported code_challenge_method",
+            ));
+        }
     };
 
     let mut prompt = Prompt::default();
-    for p in params.get("prompt").unwrap_or("").split(' ').filter(|p| !p.is_empty()) {
+    for p in params
+        .get("prompt")
+        .unwrap_or("")
+        .split(' ')
+        .filter(|p| !p.is_empty())
+    {
         match p {
             "none" => prompt.none = true,
             "login" => prompt.login = true,
             "consent" => prompt.consent = true,
             "select_account" => {
-                return Err(fail(ErrorCode::InvalidRequest, "prompt=select_account is not supported"));
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "prompt=select_account is not supported",
+                ));
             }
             _ => return Err(fail(ErrorCode::InvalidRequest, "unknown prompt value")),
         }
     }
     // OIDC Core §3.1.2.1: none with any other value is an error.
     if prompt.none && (prompt.login || prompt.consent) {
-        return Err(fail(ErrorCode::InvalidRequest, "prompt=none cannot be combined with other values"));
+        return Err(fail(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ));
     }
     let max_age = match params.get("max_age") {
         None => None,
         Some(s) => match s.parse::<i64>() {
             Ok(v) if v >= 0 => Some(v),
-            _ => return Err(fail(ErrorCode::InvalidRequest, "max_age must be a non-negative integer")),
+            _ => {
+                return Err(fail(
+                    ErrorCode::InvalidRequest,
+                    "max_age must be a non-negative integer",
+                ));
+            }
         },
     };
     let id_token_hint_sub = match params.get("id_token_hint") {
         None => None,
-        Some(hint) => Some(
-            subject_of_id_token_hint(ring, issuer, hint)
-                .ok_or_else(|| fail(ErrorCode::InvalidRequest, "id_token_hint is not an ID token issued by this provider"))?,
-        ),
+        Some(hint) => Some(subject_of_id_token_hint(ring, issuer, hint).ok_or_else(|| {
+            fail(
+                ErrorCode::InvalidRequest,
+                "id_token_hint is not an ID token issued by this provider",
+            )
+        })?),
     };
 
     Ok(AuthorizationRequest {
@@ -184,7 +274,9 @@ pub fn validate(
         code_challenge,
         prompt,
         max_age,
-        login_hint: params.get("login_hint").map(|s| s.chars().take(64).collect()),
+        login_hint: params
+            .get("login_hint")
+            .map(|s| s.chars().take(64).collect()),
         id_token_hint_sub,
     })
 }

@@ -7,13 +7,23 @@ use crate::{
     access::clients::Client,
     audit::{self, Actor, AuditEvent},
     crypto::opaque::Purpose,
-    oidc::{error::OAuthError, issue::TokenResponse, pkce, scope::{self, Scope}},
+    oidc::{
+        error::OAuthError,
+        issue::TokenResponse,
+        pkce,
+        scope::{self, Scope},
+    },
     state::AppState,
     store,
     web::{context::RequestContext, params::Params},
 };
 
-pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub async fn exchange(
+    state: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let code = params
         .get("code")
         .ok_or_else(|| OAuthError::invalid_request("the request has no code"))?;
@@ -25,7 +35,9 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
     if row.client_id != client.client_id {
-        return Err(OAuthError::invalid_grant("the authorization code is invalid"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code is invalid",
+        ));
     }
     if row.consumed_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice means it leaked; revoke everything it bought.
@@ -33,33 +45,56 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
         if let Some(fid) = &row.family_id {
             store::tokens::revoke_family(&txn, fid, "authorization code replayed", now).await?;
         }
-        audit::record(&txn, now, ctx, AuditEvent::AuthorizationCodeReplayed, Actor::Client(&client.client_id), Some(&row.account_id), serde_json::json!({})).await?;
+        audit::record(
+            &txn,
+            now,
+            ctx,
+            AuditEvent::AuthorizationCodeReplayed,
+            Actor::Client(&client.client_id),
+            Some(&row.account_id),
+            serde_json::json!({}),
+        )
+        .await?;
         txn.commit().await?;
-        return Err(OAuthError::invalid_grant("the authorization code was already used"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
     }
     if row.expires_at <= now {
-        return Err(OAuthError::invalid_grant("the authorization code has expired"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code has expired",
+        ));
     }
     // RFC 6749 §4.1.3: redirect_uri must repeat the one from the authorization request.
     if params.get("redirect_uri") != Some(row.redirect_uri.as_str()) {
-        return Err(OAuthError::invalid_grant("redirect_uri does not match the authorization request"));
+        return Err(OAuthError::invalid_grant(
+            "redirect_uri does not match the authorization request",
+        ));
     }
     match (row.code_challenge.as_deref(), params.get("code_verifier")) {
         (Some(challenge), Some(verifier)) => {
             if !pkce::verify_s256(verifier, challenge) {
-                return Err(OAuthError::invalid_grant("code_verifier does not match the code_challenge"));
+                return Err(OAuthError::invalid_grant(
+                    "code_verifier does not match the code_challenge",
+                ));
             }
         }
         (Some(_), None) => return Err(OAuthError::invalid_grant("code_verifier is required")),
         // RFC 9700 §2.1.1: a verifier without a challenge is a downgrade attempt.
-        (None, Some(_)) => return Err(OAuthError::invalid_grant("no code_challenge was sent with the authorization request")),
+        (None, Some(_)) => {
+            return Err(OAuthError::invalid_grant(
+                "no code_challenge was sent with the authorization request",
+            ));
+        }
         (None, None) => {}
     }
     require_active_account(&txn, &row.account_id).await?;
 
     let family_id = uuid::Uuid::new_v4().to_string();
     if !store::codes::consume(&txn, &hash, &family_id, now).await? {
-        return Err(OAuthError::invalid_grant("the authorization code was already used"));
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
     }
     let granted = Scope::from_stored(&row.scope);
     let family = entity::token_family::Model {
@@ -77,7 +112,16 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
         revoked_reason: None,
     };
     store::tokens::insert_family(&txn, family.clone()).await?;
-    let response = issue_for_family(&txn, state, client, &family, &granted, row.nonce.as_deref(), now).await?;
+    let response = issue_for_family(
+        &txn,
+        state,
+        client,
+        &family,
+        &granted,
+        row.nonce.as_deref(),
+        now,
+    )
+    .await?;
     txn.commit().await?;
     Ok(response)
 }

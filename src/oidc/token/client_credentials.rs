@@ -16,9 +16,17 @@ use crate::{
 /// valid here: there is no user.
 const SERVICE_SCOPES: &[&str] = &[];
 
-pub fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
-    let scope = Scope::parse(params.get("scope").unwrap_or(""), SERVICE_SCOPES)
-        .map_err(|_| OAuthError::new(ErrorCode::InvalidScope, "this scope cannot be requested with client_credentials"))?;
+pub fn exchange(
+    state: &AppState,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
+    let scope = Scope::parse(params.get("scope").unwrap_or(""), SERVICE_SCOPES).map_err(|_| {
+        OAuthError::new(
+            ErrorCode::InvalidScope,
+            "this scope cannot be requested with client_credentials",
+        )
+    })?;
     let subject = Subject {
         sub: &client.client_id,
         client_id: &client.client_id,
@@ -26,7 +34,8 @@ pub fn exchange(state: &AppState, client: &Client, params: &Params) -> Result<To
         auth: None,
         family_id: None,
     };
-    let (access_token, expires_in) = super::minter(state).access_token(&subject, state.clock.now())?;
+    let (access_token, expires_in) =
+        super::minter(state).access_token(&subject, state.clock.now())?;
     Ok(TokenResponse {
         access_token,
         token_type: "Bearer",

@@ -15,18 +15,29 @@ use axum::{
 
 use crate::{
     access::clients::GrantType,
-    oidc::{client_auth, error::{ErrorCode, OAuthError}, issue::{Minter, TokenResponse}},
+    oidc::{
+        client_auth,
+        error::{ErrorCode, OAuthError},
+        issue::{Minter, TokenResponse},
+    },
     state::AppState,
     web::{context::RequestContext, params::Params},
 };
 
-pub async fn token_post(State(state): State<AppState>, ctx: RequestContext, headers: HeaderMap, body: Bytes) -> Response {
+pub async fn token_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     match token(&state, &ctx, &headers, &body).await {
         Ok(r) => {
             let mut resp = Json(r).into_response();
             // RFC 6749 §5.1: token responses must not be cached.
-            resp.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-            resp.headers_mut().insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            resp.headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            resp.headers_mut()
+                .insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             resp
         }
         Err(e) => e.into_response(),
@@ -40,11 +51,15 @@ pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError
         .and_then(|v| v.to_str().ok())
         .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     if !is_form {
-        return Err(OAuthError::invalid_request("the request body must be application/x-www-form-urlencoded"));
+        return Err(OAuthError::invalid_request(
+            "the request body must be application/x-www-form-urlencoded",
+        ));
     }
     let params = Params::parse(body).map_err(|e| OAuthError::invalid_request(e.to_string()))?;
     if let Some(d) = params.first_duplicate() {
-        return Err(OAuthError::invalid_request(format!("parameter `{d}` was sent more than once")));
+        return Err(OAuthError::invalid_request(format!(
+            "parameter `{d}` was sent more than once"
+        )));
     }
     Ok(params)
 }
@@ -57,19 +72,33 @@ pub fn minter(state: &AppState) -> Minter<'_> {
     }
 }
 
-async fn token(state: &AppState, ctx: &RequestContext, headers: &HeaderMap, body: &[u8]) -> Result<TokenResponse, OAuthError> {
+async fn token(
+    state: &AppState,
+    ctx: &RequestContext,
+    headers: &HeaderMap,
+    body: &[u8],
+) -> Result<TokenResponse, OAuthError> {
     let params = parse_form(headers, body)?;
     let client = client_auth::authenticate(state, headers, &params).await?;
     let grant_type = params
         .get("grant_type")
         .ok_or_else(|| OAuthError::invalid_request("the request has no grant_type"))?;
-    let grant_type = GrantType::parse(grant_type)
-        .ok_or_else(|| OAuthError::new(ErrorCode::UnsupportedGrantType, "this grant type is not supported"))?;
+    let grant_type = GrantType::parse(grant_type).ok_or_else(|| {
+        OAuthError::new(
+            ErrorCode::UnsupportedGrantType,
+            "this grant type is not supported",
+        )
+    })?;
     if !client.allows(grant_type) {
-        return Err(OAuthError::new(ErrorCode::UnauthorizedClient, "this application may not use this grant type"));
+        return Err(OAuthError::new(
+            ErrorCode::UnauthorizedClient,
+            "this application may not use this grant type",
+        ));
     }
     match grant_type {
-        GrantType::AuthorizationCode => authorization_code::exchange(state, ctx, &client, &params).await,
+        GrantType::AuthorizationCode => {
+            authorization_code::exchange(state, ctx, &client, &params).await
+        }
         GrantType::RefreshToken => refresh_token::exchange(state, ctx, &client, &params).await,
         GrantType::ClientCredentials => client_credentials::exchange(state, &client, &params),
     }
@@ -89,7 +118,10 @@ pub async fn issue_for_family(
 ) -> Result<TokenResponse, OAuthError> {
     use crate::{
         crypto::opaque::{self, Purpose},
-        oidc::{issue::{AuthFacts, Subject}, scope},
+        oidc::{
+            issue::{AuthFacts, Subject},
+            scope,
+        },
         store,
     };
     let amr: Vec<String> = serde_json::from_value(family.amr.clone()).unwrap_or_default();
@@ -117,7 +149,8 @@ pub async fn issue_for_family(
                 client_id: client.client_id.clone(),
                 scope: family.scope.clone(),
                 created_at: now,
-                expires_at: now + chrono::Duration::seconds(state.config.tokens.refresh_token_ttl_secs),
+                expires_at: now
+                    + chrono::Duration::seconds(state.config.tokens.refresh_token_ttl_secs),
                 consumed_at: None,
             },
         )
@@ -142,7 +175,10 @@ pub async fn issue_for_family(
 }
 
 /// The account behind a grant must still be allowed in.
-pub async fn require_active_account(c: &impl sea_orm::ConnectionTrait, account_id: &str) -> Result<(), OAuthError> {
+pub async fn require_active_account(
+    c: &impl sea_orm::ConnectionTrait,
+    account_id: &str,
+) -> Result<(), OAuthError> {
     use crate::accounts::users::AccountStatus;
     let account = crate::store::accounts::find_by_id(c, account_id).await?;
     match account.map(|a| AccountStatus::parse(&a.status)) {

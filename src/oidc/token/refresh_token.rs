@@ -19,7 +19,12 @@ use crate::{
     web::{context::RequestContext, params::Params},
 };
 
-pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, params: &Params) -> Result<TokenResponse, OAuthError> {
+pub async fn exchange(
+    state: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    params: &Params,
+) -> Result<TokenResponse, OAuthError> {
     let token = params
         .get("refresh_token")
         .ok_or_else(|| OAuthError::invalid_request("the request has no refresh_token"))?;
@@ -27,11 +32,15 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid or has been revoked");
     let txn = state.db.begin().await?;
-    let row = store::tokens::find_refresh(&txn, &hash).await?.ok_or_else(invalid)?;
+    let row = store::tokens::find_refresh(&txn, &hash)
+        .await?
+        .ok_or_else(invalid)?;
     if row.client_id != client.client_id {
         return Err(invalid());
     }
-    let family = store::tokens::find_family(&txn, &row.family_id).await?.ok_or_else(invalid)?;
+    let family = store::tokens::find_family(&txn, &row.family_id)
+        .await?
+        .ok_or_else(invalid)?;
     if family.revoked_at.is_some() {
         return Err(invalid());
     }
@@ -41,7 +50,16 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
     };
     if reused {
         store::tokens::revoke_family(&txn, &family.id, "refresh token reused", now).await?;
-        audit::record(&txn, now, ctx, AuditEvent::RefreshTokenReplayed, Actor::Client(&client.client_id), Some(&family.account_id), serde_json::json!({ "family": family.id })).await?;
+        audit::record(
+            &txn,
+            now,
+            ctx,
+            AuditEvent::RefreshTokenReplayed,
+            Actor::Client(&client.client_id),
+            Some(&family.account_id),
+            serde_json::json!({ "family": family.id }),
+        )
+        .await?;
         txn.commit().await?;
         return Err(invalid());
     }
@@ -54,7 +72,12 @@ pub async fn exchange(state: &AppState, ctx: &RequestContext, client: &Client, p
         None => granted.clone(),
         Some(s) => match Scope::parse(s, &scope::USER_SCOPES) {
             Ok(req) if req.is_subset_of(&granted) && !req.is_empty() => req,
-            _ => return Err(OAuthError::new(ErrorCode::InvalidScope, "the requested scope exceeds what was granted")),
+            _ => {
+                return Err(OAuthError::new(
+                    ErrorCode::InvalidScope,
+                    "the requested scope exceeds what was granted",
+                ));
+            }
         },
     };
     require_active_account(&txn, &family.account_id).await?;

@@ -78,10 +78,15 @@ pub struct TestDb {
 fn pg_execute(base: &str, sql: String) -> Result<(), String> {
     let base = base.to_owned();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| e.to_string())?;
         rt.block_on(async {
             let db = Database::connect(&base).await.map_err(|e| e.to_string())?;
-            db.execute_unprepared(&sql).await.map_err(|e| e.to_string())?;
+            db.execute_unprepared(&sql)
+                .await
+                .map_err(|e| e.to_string())?;
             db.close().await.map_err(|e| e.to_string())
         })
     })
@@ -124,7 +129,9 @@ impl TestApp {
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
         let addr = listener.local_addr().expect("addr");
         let db = TestDb::new(dir.path());
         let mut config = Config::for_tests(addr, &db.url).expect("config");
@@ -136,7 +143,8 @@ impl TestApp {
             .expect("build app");
         let state = app.state().clone();
         tokio::spawn(app.run_until_stopped());
-        let no_redirects = || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
+        let no_redirects =
+            || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         Self {
             issuer: format!("http://{addr}"),
             browser: no_redirects().cookie_store(true).build().expect("browser"),
@@ -206,7 +214,11 @@ impl TestApp {
     /// GETs the login page at `login_url` and submits the credentials; returns the response
     /// to the POST.
     pub async fn submit_login(&self, login_url: &str, username: &str, password: &str) -> Response {
-        let url = if login_url.starts_with('/') { self.url(login_url) } else { login_url.to_owned() };
+        let url = if login_url.starts_with('/') {
+            self.url(login_url)
+        } else {
+            login_url.to_owned()
+        };
         let page = self.browser.get(&url).send().await.expect("login page");
         assert_eq!(page.status(), StatusCode::OK, "login page");
         let html = page.text().await.expect("html");
@@ -218,13 +230,23 @@ impl TestApp {
         if let Some(req) = hidden(&html, "req") {
             form.push(("req", req));
         }
-        self.browser.post(self.url("/login")).form(&form).send().await.expect("post login")
+        self.browser
+            .post(self.url("/login"))
+            .form(&form)
+            .send()
+            .await
+            .expect("post login")
     }
 
     /// Runs an authorization request through login (and consent if asked); returns the final
     /// redirect to the application.
     pub async fn authorize(&self, authorize_url: &str, username: &str) -> url::Url {
-        let resp = self.browser.get(authorize_url).send().await.expect("authorize");
+        let resp = self
+            .browser
+            .get(authorize_url)
+            .send()
+            .await
+            .expect("authorize");
         assert_eq!(resp.status(), StatusCode::SEE_OTHER, "authorize redirects");
         let mut resp = resp;
         let loc = location(&resp);
@@ -240,7 +262,12 @@ impl TestApp {
     }
 
     pub async fn consent(&self, consent_path: &str, decision: &str) -> Response {
-        let page = self.browser.get(self.url(consent_path)).send().await.expect("consent page");
+        let page = self
+            .browser
+            .get(self.url(consent_path))
+            .send()
+            .await
+            .expect("consent page");
         assert_eq!(page.status(), StatusCode::OK);
         let html = page.text().await.expect("html");
         let form = [
@@ -248,7 +275,13 @@ impl TestApp {
             ("req", hidden(&html, "req").expect("req")),
             ("decision", decision.to_owned()),
         ];
-        let resp = self.browser.post(self.url("/consent")).form(&form).send().await.expect("consent");
+        let resp = self
+            .browser
+            .post(self.url("/consent"))
+            .form(&form)
+            .send()
+            .await
+            .expect("consent");
         assert_eq!(resp.status(), StatusCode::SEE_OTHER);
         resp
     }
@@ -291,24 +324,40 @@ pub fn hidden(html: &str, name: &str) -> Option<String> {
     let marker = format!("name=\"{name}\" value=\"");
     let start = html.find(&marker)? + marker.len();
     let end = html[start..].find('"')? + start;
-    Some(html[start..end].replace("&#x2f;", "/").replace("&amp;", "&"))
+    Some(
+        html[start..end]
+            .replace("&#x2f;", "/")
+            .replace("&amp;", "&"),
+    )
 }
 
 /// A query parameter of a URL.
 pub fn param(url: &url::Url, name: &str) -> Option<String> {
-    url.query_pairs().find(|(k, _)| k == name).map(|(_, v)| v.into_owned())
+    url.query_pairs()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.into_owned())
 }
 
 /// Asserts an RFC 6749 §5.2 error body and status.
-pub async fn assert_oauth_error(resp: Response, status: StatusCode, code: &str) -> serde_json::Value {
+pub async fn assert_oauth_error(
+    resp: Response,
+    status: StatusCode,
+    code: &str,
+) -> serde_json::Value {
     assert_eq!(resp.status(), status, "status for {code}");
     assert_eq!(
-        resp.headers().get(header::CACHE_CONTROL).and_then(|v| v.to_str().ok()),
+        resp.headers()
+            .get(header::CACHE_CONTROL)
+            .and_then(|v| v.to_str().ok()),
         Some("no-store")
     );
     let body: serde_json::Value = resp.json().await.expect("json error body");
     assert_eq!(body["error"], code, "body: {body}");
-    assert!(body["error_description"].as_str().is_some_and(|d| !d.is_empty()));
+    assert!(
+        body["error_description"]
+            .as_str()
+            .is_some_and(|d| !d.is_empty())
+    );
     body
 }
 

@@ -1,12 +1,13 @@
 //! openidconnect as the relying party, configured from our discovery document.
 
 use openidconnect::{
-    AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet, EndpointSet,
-    IntrospectionUrl, IssuerUrl, ProviderMetadata, RedirectUrl, RevocationUrl,
+    AdditionalProviderMetadata, ClientId, ClientSecret, EndpointMaybeSet, EndpointNotSet,
+    EndpointSet, IntrospectionUrl, IssuerUrl, ProviderMetadata, RedirectUrl, RevocationUrl,
     core::{
-        CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod, CoreGrantType,
-        CoreJsonWebKey, CoreJweContentEncryptionAlgorithm, CoreJweKeyManagementAlgorithm, CoreResponseMode,
-        CoreResponseType, CoreSubjectIdentifierType,
+        CoreAuthDisplay, CoreClaimName, CoreClaimType, CoreClient, CoreClientAuthMethod,
+        CoreGrantType, CoreJsonWebKey, CoreJweContentEncryptionAlgorithm,
+        CoreJweKeyManagementAlgorithm, CoreResponseMode, CoreResponseType,
+        CoreSubjectIdentifierType,
     },
 };
 use serde::{Deserialize, Serialize};
@@ -49,9 +50,12 @@ pub type Rp = CoreClient<
 >;
 
 pub async fn discover(app: &TestApp) -> Metadata {
-    Metadata::discover_async(IssuerUrl::new(app.issuer.clone()).expect("issuer"), &app.http)
-        .await
-        .expect("discovery")
+    Metadata::discover_async(
+        IssuerUrl::new(app.issuer.clone()).expect("issuer"),
+        &app.http,
+    )
+    .await
+    .expect("discovery")
 }
 
 /// A relying party for `client_id`, set up purely from discovery.
@@ -65,5 +69,7 @@ pub async fn client(app: &TestApp, client_id: &str, secret: Option<&str>) -> Rp 
     )
     .set_redirect_uri(RedirectUrl::new(redirect_uri(client_id)).expect("redirect"))
     .set_revocation_url(RevocationUrl::new(extra.revocation_endpoint).expect("revocation"))
-    .set_introspection_url(IntrospectionUrl::new(extra.introspection_endpoint).expect("introspection"))
+    .set_introspection_url(
+        IntrospectionUrl::new(extra.introspection_endpoint).expect("introspection"),
+    )
 }
