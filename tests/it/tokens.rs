@@ -27,13 +27,8 @@ async fn setup() -> (TestApp, String) {
 
 async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
     let r = app
-        .http
-        .post(app.url("/introspect"))
-        .basic_auth("web", Some(secret))
-        .form(&[("token", token)])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/introspect", "web", &secret, &[("token", token)])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json::<serde_json::Value>().await.unwrap()["active"]
         .as_bool()
@@ -45,34 +40,34 @@ async fn wrong_code_verifier_is_invalid_grant_and_does_not_burn_the_code() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri("web")),
-            (
-                "code_verifier",
-                "wrong-verifier-wrong-verifier-wrong-verifier-00",
-            ),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect_uri("web")),
+                (
+                    "code_verifier",
+                    "wrong-verifier-wrong-verifier-wrong-verifier-00",
+                ),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", &code),
-            ("redirect_uri", &redirect_uri("web")),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect_uri("web")),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(
         exchange_code(&app, "web", &secret, &code).await.status(),
@@ -104,13 +99,13 @@ async fn reused_code_revokes_what_it_issued() {
         "refresh token from the replayed code is dead"
     );
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[("grant_type", "refresh_token"), ("refresh_token", rt)])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(
         app.audit_events("authorization_code.replayed").await.len(),
@@ -132,16 +127,16 @@ async fn reused_refresh_token_revokes_the_family() {
         let app = &app;
         let secret = secret.clone();
         async move {
-            app.http
-                .post(app.url("/token"))
-                .basic_auth("web", Some(&secret))
-                .form(&[
+            app.post_as(
+                "/token",
+                "web",
+                &secret,
+                &[
                     ("grant_type", "refresh_token"),
                     ("refresh_token", rt.as_str()),
-                ])
-                .send()
-                .await
-                .unwrap()
+                ],
+            )
+            .await
         }
     };
     let second: serde_json::Value = refresh(rt1.clone()).await.json().await.unwrap();
@@ -166,30 +161,30 @@ async fn refresh_cannot_widen_scope_and_can_narrow_it() {
         .unwrap();
     let rt = first["refresh_token"].as_str().unwrap();
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("scope", "openid offline_access"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "openid offline_access"),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_scope").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "refresh_token"),
-            ("refresh_token", rt),
-            ("scope", "openid"),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "refresh_token"),
+                ("refresh_token", rt),
+                ("scope", "openid"),
+            ],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     let body: serde_json::Value = r.json().await.unwrap();
     assert_eq!(body["scope"], "openid");
@@ -200,18 +195,18 @@ async fn expired_code_and_mismatched_redirect_uri() {
     let (app, secret) = setup().await;
     let code = code_for(&app, "web").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", "http://127.0.0.1:9999/other"),
-            ("code_verifier", PKCE_VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", "http://127.0.0.1:9999/other"),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     app.advance(61);
     assert_oauth_error(
@@ -231,18 +226,18 @@ async fn code_issued_to_another_client_is_refused() {
         .unwrap();
     let code = code_for(&app, "web").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("other", Some(&other))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", code.as_str()),
-            ("redirect_uri", &redirect_uri("web")),
-            ("code_verifier", PKCE_VERIFIER),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "other",
+            &other,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", &redirect_uri("web")),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
 }
 
@@ -297,16 +292,16 @@ async fn client_authentication_failures() {
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // RFC 6749 §2.3: one method only.
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "client_credentials"),
-            ("client_secret", secret.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "client_credentials"),
+                ("client_secret", secret.as_str()),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     // client_secret_post works with the right secret.
     let r = app
@@ -327,22 +322,12 @@ async fn client_authentication_failures() {
 async fn malformed_token_requests() {
     let (app, secret) = setup().await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[("grant_type", "password")])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/token", "web", &secret, &[("grant_type", "password")])
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unsupported_grant_type").await;
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[("foo", "bar")])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/token", "web", &secret, &[("foo", "bar")])
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let r = app
         .http
@@ -365,39 +350,34 @@ async fn malformed_token_requests() {
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let long = "x".repeat(5000);
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", long.as_str()),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", long.as_str()),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_request").await;
     let huge = "x".repeat(100_000);
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[("grant_type", huge.as_str())])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/token", "web", &secret, &[("grant_type", huge.as_str())])
+        .await;
     assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("web", Some(&secret))
-        .form(&[
-            ("grant_type", "authorization_code"),
-            ("code", "nope"),
-            ("redirect_uri", &redirect_uri("web")),
-        ])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "web",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", "nope"),
+                ("redirect_uri", &redirect_uri("web")),
+            ],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert_eq!(app.count("token_family").await, 0, "nothing was written");
 }
@@ -482,23 +462,13 @@ async fn revocation_rules() {
     let rt = tokens["refresh_token"].as_str().unwrap();
     // RFC 7009 §2.2: unknown tokens are answered 200.
     let r = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth("web", Some(&secret))
-        .form(&[("token", "no-such-token")])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/revoke", "web", &secret, &[("token", "no-such-token")])
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     // §2.1: another client's token is refused and stays valid.
     let r = app
-        .http
-        .post(app.url("/revoke"))
-        .basic_auth("other", Some(&other))
-        .form(&[("token", rt)])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/revoke", "other", &other, &[("token", rt)])
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
     assert!(introspect(&app, &secret, rt).await);
     let r = app
@@ -511,13 +481,8 @@ async fn revocation_rules() {
     assert_oauth_error(r, StatusCode::UNAUTHORIZED, "invalid_client").await;
     // Another client cannot see the token through introspection either.
     let r = app
-        .http
-        .post(app.url("/introspect"))
-        .basic_auth("other", Some(&other))
-        .form(&[("token", rt)])
-        .send()
-        .await
-        .unwrap();
+        .post_as("/introspect", "other", &other, &[("token", rt)])
+        .await;
     assert_eq!(
         r.json::<serde_json::Value>().await.unwrap()["active"],
         false
@@ -535,22 +500,22 @@ async fn client_credentials_only_for_clients_allowed_it() {
         .await
         .unwrap();
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("svc", Some(&secret))
-        .form(&[("grant_type", "client_credentials")])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "svc",
+            &secret,
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
     assert_eq!(r.status(), StatusCode::OK);
     assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
     let r = app
-        .http
-        .post(app.url("/token"))
-        .basic_auth("svc", Some(&secret))
-        .form(&[("grant_type", "authorization_code"), ("code", "x")])
-        .send()
-        .await
-        .unwrap();
+        .post_as(
+            "/token",
+            "svc",
+            &secret,
+            &[("grant_type", "authorization_code"), ("code", "x")],
+        )
+        .await;
     assert_oauth_error(r, StatusCode::BAD_REQUEST, "unauthorized_client").await;
 }

@@ -286,6 +286,23 @@ impl TestApp {
         resp
     }
 
+    /// POSTs a form to a protocol endpoint with client_secret_basic.
+    pub async fn post_as(
+        &self,
+        path: &str,
+        client_id: &str,
+        secret: &str,
+        form: &[(&str, &str)],
+    ) -> Response {
+        self.http
+            .post(self.url(path))
+            .basic_auth(client_id, Some(secret))
+            .form(form)
+            .send()
+            .await
+            .expect("request")
+    }
+
     /// Rows in a table (to prove that a bad request wrote nothing).
     pub async fn count(&self, table: &str) -> i64 {
         let db = &self.state.db;
