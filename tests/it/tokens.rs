@@ -27,7 +27,7 @@ async fn setup() -> (TestApp, String) {
 
 async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
     let r = app
-        .post_as("/introspect", "web", &secret, &[("token", token)])
+        .post_as("/introspect", "web", secret, &[("token", token)])
         .await;
     assert_eq!(r.status(), StatusCode::OK);
     r.json::<serde_json::Value>().await.unwrap()["active"]
