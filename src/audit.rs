@@ -4,7 +4,16 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
-use crate::{store, web::context::RequestContext};
+use crate::store;
+
+/// Who is asking, as recorded with audit events and sessions. Plain data: the web layer
+/// extracts it from the request; the CLI and background jobs use the default.
+#[derive(Clone, Debug, Default)]
+pub struct RequestContext {
+    pub request_id: Option<String>,
+    pub client_ip: Option<String>,
+    pub user_agent: Option<String>,
+}
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AuditEvent {

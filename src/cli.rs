@@ -12,13 +12,13 @@ use crate::{
     access::clients::{self, GrantType, NewClient},
     accounts::users::{self, NewUser},
     audit::Actor,
+    audit::RequestContext,
     clock::{Clock, SystemClock},
     config::{Config, Overrides},
     crypto::{keyring::Alg, password::PasswordHasher},
     demo,
     startup::{self, Application},
     store,
-    web::context::RequestContext,
 };
 
 #[derive(Debug, Parser)]

@@ -9,10 +9,10 @@ use crate::{
     access::clients::{self, GrantType, NewClient},
     accounts::users::{self, NewUser},
     audit::Actor,
+    audit::RequestContext,
     crypto::{keyring::Alg, opaque},
     state::AppState,
     store,
-    web::context::RequestContext,
 };
 
 /// (client_id, name, port) of the demo relying parties.

@@ -6,13 +6,12 @@ use sea_orm::ConnectionTrait;
 use secrecy::{ExposeSecret, SecretString};
 
 use crate::{
-    audit::{self, Actor, AuditEvent},
+    audit::{self, Actor, AuditEvent, RequestContext},
     crypto::{
         keyring::Alg,
         opaque::{self, Purpose, TokenHasher},
     },
     store,
-    web::context::RequestContext,
 };
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -6,10 +6,9 @@ use secrecy::{ExposeSecret, SecretString};
 
 use super::password_policy::{self, PolicyError};
 use crate::{
-    audit::{self, Actor, AuditEvent},
+    audit::{self, Actor, AuditEvent, RequestContext},
     crypto::password::{PasswordError, PasswordHasher},
     store,
-    web::context::RequestContext,
 };
 
 /// A user ID as typed at sign-in. Matching at sign-in is exact (case-sensitive); uniqueness

@@ -8,10 +8,9 @@ use secrecy::SecretString;
 
 use crate::{
     accounts::users::AccountStatus,
-    audit::{self, Actor, AuditEvent},
+    audit::{self, Actor, AuditEvent, RequestContext},
     crypto::password::PasswordHasher,
     store,
-    web::context::RequestContext,
 };
 
 #[derive(Debug, thiserror::Error)]

@@ -6,9 +6,9 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
+    audit::RequestContext,
     crypto::opaque::{self, Purpose, TokenHasher},
     store,
-    web::context::RequestContext,
 };
 
 #[derive(Clone, Debug)]

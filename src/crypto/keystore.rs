@@ -11,9 +11,8 @@ use super::{
     seal::Sealer,
 };
 use crate::{
-    audit::{self, Actor, AuditEvent},
+    audit::{self, Actor, AuditEvent, RequestContext},
     store,
-    web::context::RequestContext,
 };
 
 pub async fn load_or_create(

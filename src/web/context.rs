@@ -1,5 +1,5 @@
-//! Who is asking: the request id (also shown on error pages and written to the audit log),
-//! the client IP and the user agent.
+//! Who is asking: assigns the request id (also shown on error pages) and extracts the
+//! `RequestContext` (request id, client IP, user agent) that domain code records.
 
 use std::net::SocketAddr;
 
@@ -24,12 +24,7 @@ pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
     resp
 }
 
-#[derive(Clone, Debug, Default)]
-pub struct RequestContext {
-    pub request_id: Option<String>,
-    pub client_ip: Option<String>,
-    pub user_agent: Option<String>,
-}
+pub use crate::audit::RequestContext;
 
 impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
     type Rejection = std::convert::Infallible;

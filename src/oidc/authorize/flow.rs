@@ -12,12 +12,11 @@ use super::{
 };
 use crate::{
     access::clients::Client,
-    audit::{self, Actor, AuditEvent},
+    audit::{self, Actor, AuditEvent, RequestContext},
     authn::session::SsoSession,
     crypto::opaque::{self, Purpose, TokenHasher},
     oidc::error::{ErrorCode, OAuthError},
     store,
-    web::context::RequestContext,
 };
 
 /// What a parked request remembers besides the request itself.
