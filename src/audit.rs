@@ -27,6 +27,16 @@ pub enum AuditEvent {
     AuthorizationCodeReplayed,
     RefreshTokenReplayed,
     TokenRevoked,
+    ClientUpdated,
+    ClientSecretRotated,
+    GrantAdded,
+    GrantRevoked,
+    GrantExpired,
+    AccessRequestFiled,
+    AccessRequestApproved,
+    AccessRequestRejected,
+    StaffRoleAdded,
+    OrganizationCreated,
 }
 
 impl AuditEvent {
@@ -42,6 +52,16 @@ impl AuditEvent {
             AuditEvent::AuthorizationCodeReplayed => "authorization_code.replayed",
             AuditEvent::RefreshTokenReplayed => "refresh_token.replayed",
             AuditEvent::TokenRevoked => "token.revoked",
+            AuditEvent::ClientUpdated => "client.updated",
+            AuditEvent::ClientSecretRotated => "client.secret_rotated",
+            AuditEvent::GrantAdded => "grant.added",
+            AuditEvent::GrantRevoked => "grant.revoked",
+            AuditEvent::GrantExpired => "grant.expired",
+            AuditEvent::AccessRequestFiled => "access_request.filed",
+            AuditEvent::AccessRequestApproved => "access_request.approved",
+            AuditEvent::AccessRequestRejected => "access_request.rejected",
+            AuditEvent::StaffRoleAdded => "staff.role_added",
+            AuditEvent::OrganizationCreated => "organization.created",
         }
     }
 }
@@ -62,7 +82,7 @@ pub enum Actor<'a> {
 }
 
 impl Actor<'_> {
-    fn render(self) -> Option<String> {
+    pub fn render(self) -> Option<String> {
         match self {
             Actor::Account(id) => Some(format!("account:{id}")),
             Actor::Client(id) => Some(format!("client:{id}")),
@@ -96,4 +116,41 @@ pub async fn record(
         },
     )
     .await
+}
+
+/// Writes events as JSON lines or CSV (RFC 4180 quoting) for compliance reviews.
+pub fn export(events: &[entity::audit_event::Model], csv: bool, out: &mut impl std::io::Write) -> std::io::Result<()> {
+    fn q(s: &str) -> String {
+        if s.contains([',', '"', '\n', '\r']) {
+            format!("\"{}\"", s.replace('"', "\"\""))
+        } else {
+            s.to_owned()
+        }
+    }
+    if csv {
+        writeln!(out, "id,at,event,actor,target,client_ip,request_id,detail")?;
+    }
+    for e in events {
+        if csv {
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{},{}",
+                e.id,
+                e.at.to_rfc3339(),
+                q(&e.event),
+                q(e.actor.as_deref().unwrap_or("")),
+                q(e.target.as_deref().unwrap_or("")),
+                q(e.client_ip.as_deref().unwrap_or("")),
+                q(e.request_id.as_deref().unwrap_or("")),
+                q(&e.detail.to_string())
+            )?;
+        } else {
+            let line = serde_json::json!({
+                "id": e.id, "at": e.at.to_rfc3339(), "event": e.event, "actor": e.actor, "target": e.target,
+                "client_ip": e.client_ip, "request_id": e.request_id, "detail": e.detail,
+            });
+            writeln!(out, "{line}")?;
+        }
+    }
+    Ok(())
 }

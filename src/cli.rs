@@ -4,12 +4,18 @@
 
 use std::{io::Read, path::PathBuf, sync::Arc};
 
+use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use sea_orm::{DatabaseConnection, TransactionTrait};
 use secrecy::SecretString;
 
 use crate::{
-    access::clients::{self, GrantType, NewClient},
+    access::{
+        clients::{self, AccessPolicy, GrantType, NewClient},
+        grants::{self, NewGrant},
+        orgs,
+        staff::{self, StaffRole},
+    },
     accounts::users::{self, NewUser},
     audit::Actor,
     audit::RequestContext,
@@ -46,6 +52,112 @@ pub enum Command {
     /// Manage user accounts.
     #[command(subcommand)]
     User(UserCommand),
+    /// Manage per-application access grants.
+    #[command(subcommand)]
+    Grant(GrantCommand),
+    /// Manage staff (administrators, help desk, dealership administrators).
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Manage dealerships.
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Read the audit log.
+    #[command(subcommand)]
+    Audit(AuditCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum GrantCommand {
+    /// Grant an account access to an application (replaces roles and expiry of an existing grant).
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        client_id: String,
+        /// A role within the application (repeatable), e.g. buyer, seller.
+        #[arg(long = "role")]
+        roles: Vec<String>,
+        /// When the grant ends (RFC 3339, e.g. 2027-01-31T00:00:00Z).
+        #[arg(long)]
+        expires: Option<String>,
+    },
+    /// Revoke a grant; the account's tokens for that application stop working at once.
+    Revoke {
+        #[arg(long)]
+        username: String,
+        #[arg(long)]
+        client_id: String,
+    },
+    /// List grants, optionally for one account or one application.
+    List {
+        #[arg(long, conflicts_with = "client_id")]
+        username: Option<String>,
+        #[arg(long)]
+        client_id: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum StaffRoleArg {
+    #[value(name = "admin")]
+    Admin,
+    #[value(name = "helpdesk")]
+    Helpdesk,
+    #[value(name = "dealer_admin")]
+    DealerAdmin,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Give an existing account a staff role.
+    Add {
+        #[arg(long)]
+        username: String,
+        #[arg(long, value_enum)]
+        role: StaffRoleArg,
+        /// The dealership (PDN) of a dealer_admin.
+        #[arg(long)]
+        pdn: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Register a dealership.
+    Add {
+        #[arg(long)]
+        pdn: String,
+        #[arg(long)]
+        name: String,
+    },
+    /// List dealerships.
+    List,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ExportFormat {
+    Jsonl,
+    Csv,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Write audit events since a time to standard output, oldest first.
+    Export {
+        /// RFC 3339 timestamp, e.g. 2026-11-01T00:00:00Z.
+        #[arg(long)]
+        since: String,
+        #[arg(long, value_enum, default_value = "jsonl")]
+        format: ExportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum AccessArg {
+    #[value(name = "open")]
+    Open,
+    #[value(name = "grant_required")]
+    GrantRequired,
 }
 
 #[derive(Debug, Args)]
@@ -115,6 +227,12 @@ pub struct ClientAddArgs {
     /// Read the client secret from standard input instead of generating one (>= 32 chars).
     #[arg(long)]
     pub secret_stdin: bool,
+    /// Who may sign in to it: any active account, or only accounts with a grant.
+    #[arg(long, value_enum, default_value = "open")]
+    pub access: AccessArg,
+    /// A scope beyond the user scopes the client may be issued (repeatable): ally:admin.
+    #[arg(long = "allowed-scope")]
+    pub allowed_scopes: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -138,6 +256,71 @@ pub struct UserAddArgs {
     /// Read the password from standard input (required: never put passwords on a command line).
     #[arg(long, required = true)]
     pub password_stdin: bool,
+}
+
+async fn grant_command(config: &Config, now: DateTime<Utc>, ctx: &RequestContext, cmd: GrantCommand) -> anyhow::Result<()> {
+    let db = open_db(config).await?;
+    let account_id = |username: String| {
+        let db = &db;
+        async move {
+            store::accounts::find_by_username(db, &username)
+                .await?
+                .map(|a| a.id)
+                .ok_or_else(|| anyhow::anyhow!("no account with user ID `{username}`"))
+        }
+    };
+    match cmd {
+        GrantCommand::Add { username, client_id, roles, expires } => {
+            let expires_at = match expires {
+                Some(e) => Some(
+                    DateTime::parse_from_rfc3339(&e)
+                        .map_err(|_| anyhow::anyhow!("--expires must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"))?
+                        .with_timezone(&Utc),
+                ),
+                None => None,
+            };
+            let account_id = account_id(username.clone()).await?;
+            let txn = db.begin().await?;
+            grants::add(&txn, now, ctx, Actor::Cli, NewGrant { account_id, client_id: client_id.clone(), roles, expires_at }).await?;
+            txn.commit().await?;
+            eprintln!("granted `{username}` access to `{client_id}`");
+        }
+        GrantCommand::Revoke { username, client_id } => {
+            let account_id = account_id(username.clone()).await?;
+            let txn = db.begin().await?;
+            grants::revoke(&txn, now, ctx, Actor::Cli, &account_id, &client_id).await?;
+            txn.commit().await?;
+            eprintln!("revoked `{username}`'s access to `{client_id}`");
+        }
+        GrantCommand::List { username, client_id } => {
+            let account = match username {
+                Some(u) => Some(account_id(u).await?),
+                None => None,
+            };
+            let names: std::collections::HashMap<String, String> =
+                store::accounts::list(&db).await?.into_iter().map(|a| (a.id, a.username)).collect();
+            println!("{:<24} {:<16} {:<10} {:<26} ROLES", "USERNAME", "CLIENT_ID", "STATUS", "EXPIRES");
+            for g in store::access::list_grants(&db, account.as_deref(), client_id.as_deref()).await? {
+                let status = if g.revoked_at.is_some() {
+                    "revoked"
+                } else if g.expires_at.is_some_and(|e| e <= now) {
+                    "expired"
+                } else {
+                    "active"
+                };
+                let roles: Vec<String> = serde_json::from_value(g.roles).unwrap_or_default();
+                println!(
+                    "{:<24} {:<16} {:<10} {:<26} {}",
+                    names.get(&g.account_id).map_or("?", String::as_str),
+                    g.client_id,
+                    status,
+                    g.expires_at.map(|e| e.to_rfc3339()).unwrap_or_else(|| "-".into()),
+                    roles.join(",")
+                );
+            }
+        }
+    }
+    Ok(())
 }
 
 impl Cli {
@@ -184,6 +367,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             if args.demo {
                 demo::seed(app.state(), clock.now()).await?;
             }
+            if store::access::count_admins(&app.state().db).await? == 0 {
+                eprintln!(
+                    "No administrator exists yet. Create an account and make it one:\n  \
+                     printf '%s\\n' 'a long passphrase' | ally-idp user add --username admin --email admin@example.com --password-stdin\n  \
+                     ally-idp admin add --username admin --role admin"
+                );
+            }
             let addr = app.local_addr()?;
             tracing::info!(%addr, issuer = app.state().issuer(), "ally-idp listening");
             app.run_until_stopped().await?;
@@ -223,6 +413,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 },
                 public: a.public,
                 third_party: a.third_party,
+                access_policy: match a.access {
+                    AccessArg::Open => AccessPolicy::Open,
+                    AccessArg::GrantRequired => AccessPolicy::GrantRequired,
+                },
+                service_scopes: a.allowed_scopes,
                 secret,
             };
             let secrets = startup::secrets(&config)?;
@@ -281,11 +476,48 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     given_name: a.given_name,
                     family_name: a.family_name,
                     password,
+                    org_id: None,
                 },
             )
             .await?;
             txn.commit().await?;
             println!("{id}");
+        }
+        Command::Grant(cmd) => grant_command(&config, clock.now(), &ctx, cmd).await?,
+        Command::Admin(AdminCommand::Add { username, role, pdn }) => {
+            let role = match role {
+                StaffRoleArg::Admin => StaffRole::Admin,
+                StaffRoleArg::Helpdesk => StaffRole::Helpdesk,
+                StaffRoleArg::DealerAdmin => StaffRole::DealerAdmin,
+            };
+            let db = open_db(&config).await?;
+            let txn = db.begin().await?;
+            staff::add_role(&txn, clock.now(), &ctx, Actor::Cli, &username, role, pdn.as_deref()).await?;
+            txn.commit().await?;
+            eprintln!("`{username}` is now {}", role.as_str());
+        }
+        Command::Org(OrgCommand::Add { pdn, name }) => {
+            let db = open_db(&config).await?;
+            let txn = db.begin().await?;
+            orgs::add(&txn, clock.now(), &ctx, Actor::Cli, &pdn, &name).await?;
+            txn.commit().await?;
+            eprintln!("created dealership {pdn}");
+        }
+        Command::Org(OrgCommand::List) => {
+            let db = open_db(&config).await?;
+            println!("{:<6} {:<8} NAME", "PDN", "ACTIVE");
+            for o in store::access::list_orgs(&db).await? {
+                println!("{:<6} {:<8} {}", o.pdn, o.active, o.name);
+            }
+        }
+        Command::Audit(AuditCommand::Export { since, format }) => {
+            let since = DateTime::parse_from_rfc3339(&since)
+                .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"))?
+                .with_timezone(&Utc);
+            let db = open_db(&config).await?;
+            let events = store::audit::list_since(&db, since).await?;
+            let mut out = std::io::stdout().lock();
+            crate::audit::export(&events, matches!(format, ExportFormat::Csv), &mut out)?;
         }
         Command::User(UserCommand::List) => {
             let db = open_db(&config).await?;

@@ -6,7 +6,7 @@ use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
 use crate::{
-    access::clients::{self, GrantType, NewClient},
+    access::clients::{self, AccessPolicy, GrantType, NewClient},
     accounts::users::{self, NewUser},
     audit::Actor,
     audit::RequestContext,
@@ -49,6 +49,9 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
                 id_token_alg: Alg::Es256,
                 public: false,
                 third_party: false,
+                // The card portal is open to cardholders; dealer tools need a grant.
+                access_policy: if id == "card-portal" { AccessPolicy::Open } else { AccessPolicy::GrantRequired },
+                service_scopes: vec![],
                 secret: None,
             },
         )
@@ -71,6 +74,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
             given_name: Some("Dana".to_owned()),
             family_name: Some("Demo".to_owned()),
             password: SecretString::from(password.clone()),
+            org_id: None,
         },
     )
     .await?;

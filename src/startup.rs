@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
-    accounts, authn,
+    access, accounts, authn,
     clock::Clock,
     config::Config,
     crypto::{
@@ -119,6 +119,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .merge(oidc::routes())
         .merge(authn::routes::routes())
+        .merge(access::routes::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })

@@ -13,6 +13,8 @@ pub struct Model {
     pub post_logout_redirect_uris: Json,
     pub grant_types: Json,
     pub id_token_alg: String,
+    pub access_policy: String,
+    pub service_scopes: String,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

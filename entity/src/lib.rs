@@ -1,14 +1,18 @@
 //! sea-orm models for the tables the migrations create. Models only: no logic lives here;
 //! queries are built in the application's `store` module.
 
+pub mod access_grant;
+pub mod access_request;
 pub mod account;
 pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;
 pub mod client;
 pub mod consent;
+pub mod organization;
 pub mod refresh_token;
 pub mod revoked_access_token;
 pub mod signing_key;
 pub mod sso_session;
+pub mod staff_role;
 pub mod token_family;

@@ -40,6 +40,29 @@ impl GrantType {
     }
 }
 
+/// Who may use an application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccessPolicy {
+    /// Any active account.
+    Open,
+    /// Only accounts holding an active grant for it.
+    GrantRequired,
+}
+
+impl AccessPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessPolicy::Open => "open",
+            AccessPolicy::GrantRequired => "grant_required",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [AccessPolicy::Open, AccessPolicy::GrantRequired]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
 /// A registered application, parsed from its row.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -52,6 +75,9 @@ pub struct Client {
     pub post_logout_redirect_uris: Vec<String>,
     pub grant_types: Vec<GrantType>,
     pub id_token_alg: Alg,
+    pub access_policy: AccessPolicy,
+    /// Scopes beyond the user scopes this client may be issued (e.g. `ally:admin`).
+    pub service_scopes: Vec<String>,
 }
 
 impl Client {
@@ -68,6 +94,8 @@ impl Client {
             post_logout_redirect_uris: strings(&m.post_logout_redirect_uris)?,
             grant_types,
             id_token_alg: Alg::parse(&m.id_token_alg).ok_or("unknown id token alg")?,
+            access_policy: AccessPolicy::parse(&m.access_policy).ok_or("unknown access policy")?,
+            service_scopes: m.service_scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
             client_id: m.client_id,
             name: m.name,
             secret_hash: m.secret_hash,
@@ -110,6 +138,8 @@ pub struct NewClient {
     pub id_token_alg: Alg,
     pub public: bool,
     pub third_party: bool,
+    pub access_policy: AccessPolicy,
+    pub service_scopes: Vec<String>,
     /// A secret chosen by the operator; None generates one.
     pub secret: Option<SecretString>,
 }
@@ -132,6 +162,8 @@ pub enum RegisterError {
     RefreshWithoutCode,
     #[error("a client secret must be at least 32 characters (use a generated one)")]
     WeakSecret,
+    #[error("unknown scope `{0}` (clients may be allowed: {known})", known = SERVICE_SCOPES.join(", "))]
+    UnknownScope(String),
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
@@ -163,6 +195,10 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
         )),
     }
 }
+
+/// Scopes an application may be allowed beyond the user scopes: `ally:admin` authorizes the
+/// admin API (for a person's token, only together with a staff role).
+pub const SERVICE_SCOPES: &[&str] = &[crate::oidc::scope::ADMIN];
 
 fn valid_client_id(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -212,6 +248,9 @@ pub async fn register(
     {
         return Err(RegisterError::WeakSecret);
     }
+    if let Some(unknown) = new.service_scopes.iter().find(|s| !SERVICE_SCOPES.contains(&s.as_str())) {
+        return Err(RegisterError::UnknownScope(unknown.clone()));
+    }
     if store::clients::find(c, &new.client_id).await?.is_some() {
         return Err(RegisterError::DuplicateClientId(new.client_id));
     }
@@ -247,6 +286,8 @@ pub async fn register(
                     .collect(),
             ),
             id_token_alg: new.id_token_alg.as_str().to_owned(),
+            access_policy: new.access_policy.as_str().to_owned(),
+            service_scopes: new.service_scopes.join(" "),
             created_at: now,
             updated_at: now,
         },
@@ -259,7 +300,7 @@ pub async fn register(
         AuditEvent::ClientCreated,
         actor,
         Some(&new.client_id),
-        serde_json::json!({ "public": new.public }),
+        serde_json::json!({ "public": new.public, "access": new.access_policy.as_str() }),
     )
     .await?;
     Ok(shown)

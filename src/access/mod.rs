@@ -1,4 +1,9 @@
-//! Who may use what: the applications (OAuth clients) and, in later versions, per-application
-//! grants and the access-request queue.
+//! Who may use what: applications (OAuth clients) and their access policy, per-application
+//! grants, access requests and their review, dealerships, and staff roles.
 
 pub mod clients;
+pub mod grants;
+pub mod routes;
+pub mod orgs;
+pub mod requests;
+pub mod staff;

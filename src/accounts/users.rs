@@ -77,6 +77,8 @@ pub struct NewUser {
     pub given_name: Option<String>,
     pub family_name: Option<String>,
     pub password: SecretString,
+    /// The dealership the person works for (dealer staff only).
+    pub org_id: Option<String>,
 }
 
 /// Creates an active account; returns its id (the `sub` relying parties see).
@@ -115,6 +117,7 @@ pub async fn create(
             created_at: now,
             updated_at: now,
             last_login_at: None,
+            org_id: new.org_id,
         },
     )
     .await?;

@@ -58,10 +58,22 @@ pub async fn validate(
         return Ok(None);
     };
     if let Some(fid) = &at.family_id {
-        let live = store::tokens::find_family(c, fid)
+        let Some(family) = store::tokens::find_family(c, fid)
             .await?
-            .is_some_and(|f| f.revoked_at.is_none());
-        if !live {
+            .filter(|f| f.revoked_at.is_none())
+        else {
+            return Ok(None);
+        };
+        // The grant is checked on every use, so revoking or expiring it deactivates tokens
+        // already out there.
+        let client = match store::clients::find(c, &family.client_id).await? {
+            Some(m) => crate::access::clients::Client::from_model(m).map_err(sea_orm::DbErr::Custom)?,
+            None => return Ok(None),
+        };
+        if crate::access::grants::roles_for(c, &client, &family.account_id, now)
+            .await?
+            .is_none()
+        {
             return Ok(None);
         }
     }

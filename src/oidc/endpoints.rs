@@ -11,4 +11,8 @@ pub const REVOKE: &str = "/revoke";
 pub const END_SESSION: &str = "/logout";
 pub const LOGIN: &str = "/login";
 pub const CONSENT: &str = "/consent";
+/// "You have no access to this application": request it, or go back.
+pub const ACCESS: &str = "/access";
+pub const ADMIN: &str = "/admin";
+pub const API: &str = "/api/v1";
 pub const HOME: &str = "/";

@@ -30,6 +30,25 @@ pub struct Subject<'a> {
     pub auth: Option<AuthFacts<'a>>,
     /// The token family for revocation checks (absent for client_credentials).
     pub family_id: Option<&'a str>,
+    /// The account's roles in this application (from its grant) and the applications it
+    /// may use; absent for client_credentials.
+    pub access: Option<AccessClaims<'a>>,
+}
+
+/// `roles` (this application only) and `ally_apps`.
+#[derive(Debug, Clone, Copy)]
+pub struct AccessClaims<'a> {
+    pub roles: &'a [String],
+    pub apps: &'a [String],
+}
+
+impl AccessClaims<'_> {
+    pub fn insert_into(&self, c: &mut Map<String, Value>) {
+        if !self.roles.is_empty() {
+            c.insert("roles".into(), json!(self.roles));
+        }
+        c.insert("ally_apps".into(), json!(self.apps));
+    }
 }
 
 /// How and when the person authenticated.
@@ -95,6 +114,9 @@ impl Minter<'_> {
         if let Some(f) = s.family_id {
             c.insert("fid".into(), json!(f));
         }
+        if let Some(a) = s.access {
+            a.insert_into(&mut c);
+        }
         Ok((
             jwt::sign(self.ring, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, c)?,
             ttl,
@@ -131,6 +153,9 @@ impl Minter<'_> {
         }
         if let Some(n) = nonce {
             c.insert("nonce".into(), json!(n));
+        }
+        if let Some(a) = s.access {
+            a.insert_into(&mut c);
         }
         c.insert(
             "at_hash".into(),

@@ -6,6 +6,8 @@ pub const OPENID: &str = "openid";
 pub const PROFILE: &str = "profile";
 pub const EMAIL: &str = "email";
 pub const OFFLINE_ACCESS: &str = "offline_access";
+/// Authorizes the admin API.
+pub const ADMIN: &str = "ally:admin";
 
 /// The scopes a person can grant to an application.
 pub const USER_SCOPES: [&str; 4] = [OPENID, PROFILE, EMAIL, OFFLINE_ACCESS];

@@ -113,7 +113,19 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
         .await?
         .filter(|a| AccountStatus::parse(&a.status) == Some(AccountStatus::Active))
         .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
-    Ok(claims_for(&account, &granted))
+    let mut claims = claims_for(&account, &granted);
+    let client = crate::access::clients::find(&state.db, &at.client_id)
+        .await
+        .map_err(OAuthError::server_error)?
+        .ok_or_else(|| OAuthError::invalid_token("the application no longer exists"))?;
+    let roles = crate::access::grants::roles_for(&state.db, &client, &account.id, now)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_token("the account no longer has access to this application"))?;
+    let apps = crate::access::grants::apps_for(&state.db, &account.id, now)
+        .await
+        .map_err(OAuthError::server_error)?;
+    crate::oidc::issue::AccessClaims { roles: &roles, apps: &apps }.insert_into(&mut claims);
+    Ok(claims)
 }
 
 /// The standard claims (OIDC Core §5.1) the granted scopes release (§5.4).

@@ -2,6 +2,7 @@
 //! (`find_`, `insert_`, `consume_`, `revoke_`) and take any connection or transaction, so the
 //! caller decides the transaction boundary.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod auth_requests;

@@ -34,6 +34,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         "account/home.html",
         include_str!("../../templates/account/home.html"),
     ),
+    (
+        "access/request.html",
+        include_str!("../../templates/access/request.html"),
+    ),
 ];
 
 #[derive(Debug)]
@@ -121,6 +125,28 @@ mod tests {
     #[test]
     fn all_templates_parse() {
         Templates::new().expect("templates");
+    }
+
+    /// Every template file on disk is compiled in (a page that renders "template not found"
+    /// in production is a bug this catches).
+    #[test]
+    fn every_template_file_is_registered() {
+        fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
+            for e in std::fs::read_dir(dir).expect("read templates dir").flatten() {
+                let p = e.path();
+                if p.is_dir() {
+                    walk(&p, root, out);
+                } else if p.extension().is_some_and(|x| x == "html" || x == "txt") {
+                    out.push(p.strip_prefix(root).expect("prefix").to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("templates");
+        let mut files = Vec::new();
+        walk(&root, &root, &mut files);
+        for f in files {
+            assert!(TEMPLATES.iter().any(|(n, _)| *n == f), "templates/{f} is not registered in TEMPLATES");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 
 mod helpers;
 
+mod access;
 mod authorize;
 mod cli;
 mod discovery;

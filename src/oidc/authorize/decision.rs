@@ -28,6 +28,8 @@ pub struct Progress<'a> {
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     NeedLogin,
+    /// Signed in, but the application needs a grant the account does not hold.
+    NeedAccess,
     NeedConsent,
     Issue,
     Fail(ErrorCode, &'static str),
@@ -39,6 +41,7 @@ pub fn decide(
     session: Option<SessionFacts<'_>>,
     remembered_consent: Option<&Scope>,
     progress: Progress<'_>,
+    has_access: bool,
     now: DateTime<Utc>,
 ) -> Decision {
     let session_ok = session.is_some_and(|s| {
@@ -61,6 +64,15 @@ pub fn decide(
             Decision::NeedLogin
         };
     };
+    // Single sign-on is not "signed in everywhere": a grant_required application gets no
+    // code for an account without an active grant.
+    if !has_access {
+        return if req.prompt.none {
+            Decision::Fail(ErrorCode::AccessDenied, "the account has no access to this application")
+        } else {
+            Decision::NeedAccess
+        };
+    }
     // Consent is asked when the application asks for it, when it is a third party, and for
     // offline access (OIDC Core §11); a remembered approval covering the scopes satisfies it
     // unless prompt=consent demands a fresh one.
@@ -119,7 +131,7 @@ mod tests {
     fn no_session() {
         let r = req("openid", Prompt::default(), None);
         assert_eq!(
-            decide(&r, false, None, None, Progress::default(), now()),
+            decide(&r, false, None, None, Progress::default(), true, now()),
             Decision::NeedLogin
         );
         let none = Prompt {
@@ -133,6 +145,7 @@ mod tests {
                 None,
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Fail(ErrorCode::LoginRequired, "the user is not signed in")
@@ -149,6 +162,7 @@ mod tests {
                 Some(session(10)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Issue
@@ -172,6 +186,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedLogin
@@ -181,7 +196,7 @@ mod tests {
             consented_by: None,
         };
         assert_eq!(
-            decide(&r, false, Some(session(1)), None, p, now()),
+            decide(&r, false, Some(session(1)), None, p, true, now()),
             Decision::Issue
         );
     }
@@ -196,6 +211,7 @@ mod tests {
                 Some(session(30)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Issue
@@ -207,6 +223,7 @@ mod tests {
                 Some(session(61)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedLogin
@@ -219,6 +236,7 @@ mod tests {
                 Some(session(0)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedLogin
@@ -228,7 +246,7 @@ mod tests {
             consented_by: None,
         };
         assert_eq!(
-            decide(&zero, false, Some(session(0)), None, p, now()),
+            decide(&zero, false, Some(session(0)), None, p, true, now()),
             Decision::Issue
         );
     }
@@ -243,6 +261,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedConsent
@@ -255,6 +274,7 @@ mod tests {
                 Some(session(1)),
                 Some(&remembered),
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Issue
@@ -267,6 +287,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedConsent
@@ -286,6 +307,7 @@ mod tests {
                 Some(session(1)),
                 Some(&remembered),
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::NeedConsent
@@ -295,7 +317,7 @@ mod tests {
             consented_by: Some("a1"),
         };
         assert_eq!(
-            decide(&forced, false, Some(session(1)), None, p, now()),
+            decide(&forced, false, Some(session(1)), None, p, true, now()),
             Decision::Issue
         );
         let none = req(
@@ -313,9 +335,22 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Fail(ErrorCode::ConsentRequired, _)
+        ));
+    }
+
+    #[test]
+    fn access_is_checked_after_sign_in() {
+        let r = req("openid", Prompt::default(), None);
+        assert_eq!(decide(&r, false, None, None, Progress::default(), false, now()), Decision::NeedLogin);
+        assert_eq!(decide(&r, false, Some(session(1)), None, Progress::default(), false, now()), Decision::NeedAccess);
+        let none = req("openid", Prompt { none: true, ..Default::default() }, None);
+        assert!(matches!(
+            decide(&none, false, Some(session(1)), None, Progress::default(), false, now()),
+            Decision::Fail(ErrorCode::AccessDenied, _)
         ));
     }
 
@@ -337,6 +372,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
+                true,
                 now()
             ),
             Decision::Fail(ErrorCode::LoginRequired, _)

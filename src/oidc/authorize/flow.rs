@@ -35,6 +35,8 @@ pub enum Step {
     Login(String),
     /// Show the consent screen for this pending request.
     Consent(String),
+    /// Show the "you have no access; request it?" screen for this pending request.
+    Access(String),
     /// Send the browser back to the application (with a code or an error).
     Redirect(String),
 }
@@ -77,6 +79,8 @@ pub enum Resume {
     SignedIn,
     /// The user answered the consent screen.
     Consented(ConsentAnswer),
+    /// The user chose to go back to the application without access.
+    DeclinedAccess,
 }
 
 fn facts(s: &SsoSession) -> SessionFacts<'_> {
@@ -84,6 +88,20 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
         id: &s.id,
         account_id: &s.account_id,
         auth_time: s.auth_time,
+    }
+}
+
+/// Whether the session's account may use the client (true when nobody is signed in yet:
+/// the question is asked again after sign-in).
+async fn may_use(
+    c: &impl ConnectionTrait,
+    client: &Client,
+    session: Option<&SsoSession>,
+    now: DateTime<Utc>,
+) -> Result<bool, sea_orm::DbErr> {
+    match session {
+        Some(s) => Ok(crate::access::grants::roles_for(c, client, &s.account_id, now).await?.is_some()),
+        None => Ok(true),
     }
 }
 
@@ -114,6 +132,7 @@ pub async fn begin(
         session.map(facts),
         remembered.as_ref(),
         Progress::default(),
+        may_use(c, client, session, now).await?,
         now,
     );
     let pending = Pending {
@@ -129,7 +148,7 @@ pub async fn begin(
             code,
             d,
         ))),
-        Decision::NeedLogin | Decision::NeedConsent => {
+        Decision::NeedLogin | Decision::NeedConsent | Decision::NeedAccess => {
             let id = opaque::generate();
             store::auth_requests::insert(
                 c,
@@ -143,10 +162,10 @@ pub async fn begin(
                 },
             )
             .await?;
-            Ok(if decision == Decision::NeedLogin {
-                Step::Login(id)
-            } else {
-                Step::Consent(id)
+            Ok(match decision {
+                Decision::NeedLogin => Step::Login(id),
+                Decision::NeedAccess => Step::Access(id),
+                _ => Step::Consent(id),
             })
         }
     }
@@ -184,14 +203,14 @@ pub async fn resume(
         Resume::SignedIn => {
             pending.login_session = Some(session.id.clone());
         }
-        Resume::Consented(ConsentAnswer::Deny) => {
+        Resume::Consented(ConsentAnswer::Deny) | Resume::DeclinedAccess => {
             store::auth_requests::complete(c, id, now).await?;
-            return Ok(Step::Redirect(error_redirect(
-                deps.issuer,
-                &pending.request,
-                ErrorCode::AccessDenied,
-                "the user declined",
-            )));
+            let why = if event == Resume::DeclinedAccess {
+                "the account has no access to this application"
+            } else {
+                "the user declined"
+            };
+            return Ok(Step::Redirect(error_redirect(deps.issuer, &pending.request, ErrorCode::AccessDenied, why)));
         }
         Resume::Consented(ConsentAnswer::Allow) => {
             let s = session;
@@ -229,15 +248,18 @@ pub async fn resume(
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
+    let access = may_use(c, &client, Some(session), now).await?;
     match decide(
         &pending.request,
         client.third_party,
         Some(facts(session)),
         remembered.as_ref(),
         progress,
+        access,
         now,
     ) {
         Decision::NeedLogin => Ok(Step::Login(id.to_owned())),
+        Decision::NeedAccess => Ok(Step::Access(id.to_owned())),
         Decision::NeedConsent => Ok(Step::Consent(id.to_owned())),
         Decision::Fail(code, d) => {
             store::auth_requests::complete(c, id, now).await?;

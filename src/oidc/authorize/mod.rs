@@ -137,6 +137,9 @@ pub fn step_response(step: Result<Step, FlowError>) -> Response {
         Ok(Step::Consent(id)) => {
             Redirect::to(&format!("{}?req={id}", endpoints::CONSENT)).into_response()
         }
+        Ok(Step::Access(id)) => {
+            Redirect::to(&format!("{}?req={id}", endpoints::ACCESS)).into_response()
+        }
         Ok(Step::Redirect(url)) => Redirect::to(&url).into_response(),
         Err(FlowError::Expired) => expired_page(),
         Err(FlowError::Internal(e)) => AppError::Internal(e).into_response(),

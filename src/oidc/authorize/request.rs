@@ -148,7 +148,9 @@ pub fn validate(
             "only response_mode=query is supported",
         ));
     }
-    let scope = match Scope::parse(params.get("scope").unwrap_or(""), &scope::USER_SCOPES) {
+    let mut allowed: Vec<&str> = scope::USER_SCOPES.to_vec();
+    allowed.extend(client.service_scopes.iter().map(String::as_str));
+    let scope = match Scope::parse(params.get("scope").unwrap_or(""), &allowed) {
         Ok(s) if s.is_empty() => {
             return Err(fail(ErrorCode::InvalidScope, "the request has no scope"));
         }

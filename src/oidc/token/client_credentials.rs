@@ -12,16 +12,15 @@ use crate::{
     web::params::Params,
 };
 
-/// Scopes an application may ask for itself. User scopes (openid, profile, ...) are never
-/// valid here: there is no user.
-const SERVICE_SCOPES: &[&str] = &[];
-
 pub fn exchange(
     state: &AppState,
     client: &Client,
     params: &Params,
 ) -> Result<TokenResponse, OAuthError> {
-    let scope = Scope::parse(params.get("scope").unwrap_or(""), SERVICE_SCOPES).map_err(|_| {
+    // Only the client's service scopes: user scopes (openid, profile, ...) make no sense
+    // without a user.
+    let allowed: Vec<&str> = client.service_scopes.iter().map(String::as_str).collect();
+    let scope = Scope::parse(params.get("scope").unwrap_or(""), &allowed).map_err(|_| {
         OAuthError::new(
             ErrorCode::InvalidScope,
             "this scope cannot be requested with client_credentials",
@@ -33,6 +32,7 @@ pub fn exchange(
         scope: &scope,
         auth: None,
         family_id: None,
+        access: None,
     };
     let (access_token, expires_in) =
         super::minter(state).access_token(&subject, state.clock.now())?;

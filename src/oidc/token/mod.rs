@@ -119,12 +119,19 @@ pub async fn issue_for_family(
     use crate::{
         crypto::opaque::{self, Purpose},
         oidc::{
-            issue::{AuthFacts, Subject},
+            issue::{AccessClaims, AuthFacts, Subject},
             scope,
         },
         store,
     };
     let amr: Vec<String> = serde_json::from_value(family.amr.clone()).unwrap_or_default();
+    // A revoked or expired grant ends the family's usefulness at once.
+    let roles = crate::access::grants::roles_for(c, client, &family.account_id, now)
+        .await?
+        .ok_or_else(|| OAuthError::invalid_grant("the account no longer has access to this application"))?;
+    let apps = crate::access::grants::apps_for(c, &family.account_id, now)
+        .await
+        .map_err(OAuthError::server_error)?;
     let subject = Subject {
         sub: &family.account_id,
         client_id: &client.client_id,
@@ -136,6 +143,7 @@ pub async fn issue_for_family(
             sid: family.session_id.as_deref(),
         }),
         family_id: Some(&family.id),
+        access: Some(AccessClaims { roles: &roles, apps: &apps }),
     };
     let m = minter(state);
     let (access_token, expires_in) = m.access_token(&subject, now)?;

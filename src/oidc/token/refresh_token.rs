@@ -12,7 +12,7 @@ use crate::{
     oidc::{
         error::{ErrorCode, OAuthError},
         issue::TokenResponse,
-        scope::{self, Scope},
+        scope::Scope,
     },
     state::AppState,
     store,
@@ -70,7 +70,7 @@ pub async fn exchange(
     // RFC 6749 §6: a narrower scope may be asked for, never a wider one.
     let access_scope = match params.get("scope") {
         None => granted.clone(),
-        Some(s) => match Scope::parse(s, &scope::USER_SCOPES) {
+        Some(s) => match Scope::parse(s, &granted.iter().collect::<Vec<_>>()) {
             Ok(req) if req.is_subset_of(&granted) && !req.is_empty() => req,
             _ => {
                 return Err(OAuthError::new(

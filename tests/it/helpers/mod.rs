@@ -8,7 +8,7 @@ pub mod rp;
 use std::sync::Arc;
 
 use ally_idp::{
-    access::clients::{self, GrantType, NewClient},
+    access::clients::{self, AccessPolicy, GrantType, NewClient},
     accounts::users::{self, NewUser},
     audit::Actor,
     clock::OffsetClock,
@@ -40,6 +40,8 @@ pub struct TestApp {
 /// Options for a test client registration.
 pub struct ClientSpec {
     pub client_id: &'static str,
+    pub access: AccessPolicy,
+    pub service_scopes: Vec<String>,
     pub public: bool,
     pub third_party: bool,
     pub grant_types: Vec<GrantType>,
@@ -50,6 +52,8 @@ impl ClientSpec {
     pub fn confidential(client_id: &'static str) -> Self {
         Self {
             client_id,
+            access: AccessPolicy::Open,
+            service_scopes: vec![],
             public: false,
             third_party: false,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -128,6 +132,11 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        // Server logs go to the test's captured output, shown when a test fails.
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter("warn,ally_idp=info")
+            .with_test_writer()
+            .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -185,6 +194,8 @@ impl TestApp {
                 id_token_alg: spec.alg,
                 public: spec.public,
                 third_party: spec.third_party,
+                access_policy: spec.access,
+                service_scopes: spec.service_scopes,
                 secret: None,
             },
         )
@@ -205,6 +216,7 @@ impl TestApp {
                 given_name: Some("Test".into()),
                 family_name: Some("User".into()),
                 password: SecretString::from(PASSWORD),
+                org_id: None,
             },
         )
         .await
