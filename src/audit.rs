@@ -119,7 +119,11 @@ pub async fn record(
 }
 
 /// Writes events as JSON lines or CSV (RFC 4180 quoting) for compliance reviews.
-pub fn export(events: &[entity::audit_event::Model], csv: bool, out: &mut impl std::io::Write) -> std::io::Result<()> {
+pub fn export(
+    events: &[entity::audit_event::Model],
+    csv: bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     fn q(s: &str) -> String {
         if s.contains([',', '"', '\n', '\r']) {
             format!("\"{}\"", s.replace('"', "\"\""))

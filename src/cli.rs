@@ -258,7 +258,12 @@ pub struct UserAddArgs {
     pub password_stdin: bool,
 }
 
-async fn grant_command(config: &Config, now: DateTime<Utc>, ctx: &RequestContext, cmd: GrantCommand) -> anyhow::Result<()> {
+async fn grant_command(
+    config: &Config,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    cmd: GrantCommand,
+) -> anyhow::Result<()> {
     let db = open_db(config).await?;
     let account_id = |username: String| {
         let db = &db;
@@ -270,37 +275,72 @@ async fn grant_command(config: &Config, now: DateTime<Utc>, ctx: &RequestContext
         }
     };
     match cmd {
-        GrantCommand::Add { username, client_id, roles, expires } => {
+        GrantCommand::Add {
+            username,
+            client_id,
+            roles,
+            expires,
+        } => {
             let expires_at = match expires {
                 Some(e) => Some(
                     DateTime::parse_from_rfc3339(&e)
-                        .map_err(|_| anyhow::anyhow!("--expires must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"))?
+                        .map_err(|_| {
+                            anyhow::anyhow!(
+                                "--expires must be an RFC 3339 time, e.g. 2027-01-31T00:00:00Z"
+                            )
+                        })?
                         .with_timezone(&Utc),
                 ),
                 None => None,
             };
             let account_id = account_id(username.clone()).await?;
             let txn = db.begin().await?;
-            grants::add(&txn, now, ctx, Actor::Cli, NewGrant { account_id, client_id: client_id.clone(), roles, expires_at }).await?;
+            grants::add(
+                &txn,
+                now,
+                ctx,
+                Actor::Cli,
+                NewGrant {
+                    account_id,
+                    client_id: client_id.clone(),
+                    roles,
+                    expires_at,
+                },
+            )
+            .await?;
             txn.commit().await?;
             eprintln!("granted `{username}` access to `{client_id}`");
         }
-        GrantCommand::Revoke { username, client_id } => {
+        GrantCommand::Revoke {
+            username,
+            client_id,
+        } => {
             let account_id = account_id(username.clone()).await?;
             let txn = db.begin().await?;
             grants::revoke(&txn, now, ctx, Actor::Cli, &account_id, &client_id).await?;
             txn.commit().await?;
             eprintln!("revoked `{username}`'s access to `{client_id}`");
         }
-        GrantCommand::List { username, client_id } => {
+        GrantCommand::List {
+            username,
+            client_id,
+        } => {
             let account = match username {
                 Some(u) => Some(account_id(u).await?),
                 None => None,
             };
-            let names: std::collections::HashMap<String, String> =
-                store::accounts::list(&db).await?.into_iter().map(|a| (a.id, a.username)).collect();
-            println!("{:<24} {:<16} {:<10} {:<26} ROLES", "USERNAME", "CLIENT_ID", "STATUS", "EXPIRES");
-            for g in store::access::list_grants(&db, account.as_deref(), client_id.as_deref()).await? {
+            let names: std::collections::HashMap<String, String> = store::accounts::list(&db)
+                .await?
+                .into_iter()
+                .map(|a| (a.id, a.username))
+                .collect();
+            println!(
+                "{:<24} {:<16} {:<10} {:<26} ROLES",
+                "USERNAME", "CLIENT_ID", "STATUS", "EXPIRES"
+            );
+            for g in
+                store::access::list_grants(&db, account.as_deref(), client_id.as_deref()).await?
+            {
                 let status = if g.revoked_at.is_some() {
                     "revoked"
                 } else if g.expires_at.is_some_and(|e| e <= now) {
@@ -314,7 +354,9 @@ async fn grant_command(config: &Config, now: DateTime<Utc>, ctx: &RequestContext
                     names.get(&g.account_id).map_or("?", String::as_str),
                     g.client_id,
                     status,
-                    g.expires_at.map(|e| e.to_rfc3339()).unwrap_or_else(|| "-".into()),
+                    g.expires_at
+                        .map(|e| e.to_rfc3339())
+                        .unwrap_or_else(|| "-".into()),
                     roles.join(",")
                 );
             }
@@ -484,7 +526,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{id}");
         }
         Command::Grant(cmd) => grant_command(&config, clock.now(), &ctx, cmd).await?,
-        Command::Admin(AdminCommand::Add { username, role, pdn }) => {
+        Command::Admin(AdminCommand::Add {
+            username,
+            role,
+            pdn,
+        }) => {
             let role = match role {
                 StaffRoleArg::Admin => StaffRole::Admin,
                 StaffRoleArg::Helpdesk => StaffRole::Helpdesk,
@@ -492,7 +538,16 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let db = open_db(&config).await?;
             let txn = db.begin().await?;
-            staff::add_role(&txn, clock.now(), &ctx, Actor::Cli, &username, role, pdn.as_deref()).await?;
+            staff::add_role(
+                &txn,
+                clock.now(),
+                &ctx,
+                Actor::Cli,
+                &username,
+                role,
+                pdn.as_deref(),
+            )
+            .await?;
             txn.commit().await?;
             eprintln!("`{username}` is now {}", role.as_str());
         }
@@ -512,7 +567,9 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Audit(AuditCommand::Export { since, format }) => {
             let since = DateTime::parse_from_rfc3339(&since)
-                .map_err(|_| anyhow::anyhow!("--since must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z"))?
+                .map_err(|_| {
+                    anyhow::anyhow!("--since must be an RFC 3339 time, e.g. 2026-11-01T00:00:00Z")
+                })?
                 .with_timezone(&Utc);
             let db = open_db(&config).await?;
             let events = store::audit::list_since(&db, since).await?;

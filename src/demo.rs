@@ -50,7 +50,11 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
                 public: false,
                 third_party: false,
                 // The card portal is open to cardholders; dealer tools need a grant.
-                access_policy: if id == "card-portal" { AccessPolicy::Open } else { AccessPolicy::GrantRequired },
+                access_policy: if id == "card-portal" {
+                    AccessPolicy::Open
+                } else {
+                    AccessPolicy::GrantRequired
+                },
                 service_scopes: vec![],
                 secret: None,
             },

@@ -7,7 +7,7 @@ use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
-    access, accounts, authn,
+    access, accounts, admin, authn,
     clock::Clock,
     config::Config,
     crypto::{
@@ -120,6 +120,7 @@ pub fn router(state: AppState) -> Router {
         .merge(oidc::routes())
         .merge(authn::routes::routes())
         .merge(access::routes::routes())
+        .merge(admin::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })

@@ -129,7 +129,12 @@ impl MigrationTrait for Migration {
     }
 
     async fn down(&self, m: &SchemaManager) -> Result<(), DbErr> {
-        for t in ["access_request", "access_grant", "staff_role", "organization"] {
+        for t in [
+            "access_request",
+            "access_grant",
+            "staff_role",
+            "organization",
+        ] {
             m.drop_table(Table::drop().table(t).to_owned()).await?;
         }
         Ok(())

@@ -95,7 +95,12 @@ impl Client {
             grant_types,
             id_token_alg: Alg::parse(&m.id_token_alg).ok_or("unknown id token alg")?,
             access_policy: AccessPolicy::parse(&m.access_policy).ok_or("unknown access policy")?,
-            service_scopes: m.service_scopes.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect(),
+            service_scopes: m
+                .service_scopes
+                .split(' ')
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+                .collect(),
             client_id: m.client_id,
             name: m.name,
             secret_hash: m.secret_hash,
@@ -164,6 +169,8 @@ pub enum RegisterError {
     WeakSecret,
     #[error("unknown scope `{0}` (clients may be allowed: {known})", known = SERVICE_SCOPES.join(", "))]
     UnknownScope(String),
+    #[error("no such application")]
+    UnknownClient,
     #[error(transparent)]
     Db(#[from] sea_orm::DbErr),
 }
@@ -248,7 +255,11 @@ pub async fn register(
     {
         return Err(RegisterError::WeakSecret);
     }
-    if let Some(unknown) = new.service_scopes.iter().find(|s| !SERVICE_SCOPES.contains(&s.as_str())) {
+    if let Some(unknown) = new
+        .service_scopes
+        .iter()
+        .find(|s| !SERVICE_SCOPES.contains(&s.as_str()))
+    {
         return Err(RegisterError::UnknownScope(unknown.clone()));
     }
     if store::clients::find(c, &new.client_id).await?.is_some() {
@@ -304,6 +315,88 @@ pub async fn register(
     )
     .await?;
     Ok(shown)
+}
+
+/// What an administrator may change about a client.
+#[derive(Debug, Clone)]
+pub struct ClientChanges {
+    pub name: String,
+    pub redirect_uris: Vec<String>,
+    pub post_logout_redirect_uris: Vec<String>,
+    pub access_policy: AccessPolicy,
+}
+
+pub async fn update(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    actor: Actor<'_>,
+    client_id: &str,
+    ch: ClientChanges,
+) -> Result<(), RegisterError> {
+    let Some(mut m) = store::clients::find(c, client_id).await? else {
+        return Err(RegisterError::UnknownClient);
+    };
+    if ch.name.trim().is_empty() {
+        return Err(RegisterError::EmptyName);
+    }
+    for uri in ch.redirect_uris.iter().chain(&ch.post_logout_redirect_uris) {
+        validate_redirect_uri(uri).map_err(RegisterError::InvalidUri)?;
+    }
+    let client =
+        Client::from_model(m.clone()).map_err(|e| RegisterError::Db(sea_orm::DbErr::Custom(e)))?;
+    if client.allows(GrantType::AuthorizationCode) && ch.redirect_uris.is_empty() {
+        return Err(RegisterError::NoRedirectUri);
+    }
+    m.name = ch.name.trim().to_owned();
+    m.redirect_uris = serde_json::Value::from(ch.redirect_uris.clone());
+    m.post_logout_redirect_uris = serde_json::Value::from(ch.post_logout_redirect_uris.clone());
+    m.access_policy = ch.access_policy.as_str().to_owned();
+    m.updated_at = now;
+    store::clients::update(c, m).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::ClientUpdated,
+        actor,
+        Some(client_id),
+        serde_json::json!({ "redirect_uris": ch.redirect_uris, "post_logout_redirect_uris": ch.post_logout_redirect_uris, "access": ch.access_policy.as_str() }),
+    )
+    .await?;
+    Ok(())
+}
+
+/// Replaces a confidential client's secret; returns the new one, to be shown once.
+pub async fn rotate_secret(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    actor: Actor<'_>,
+    client_id: &str,
+) -> Result<String, RegisterError> {
+    let Some(mut m) = store::clients::find(c, client_id).await? else {
+        return Err(RegisterError::UnknownClient);
+    };
+    if m.public {
+        return Err(RegisterError::PublicWithSecretGrant);
+    }
+    let secret = opaque::generate();
+    m.secret_hash = Some(hasher.hash(Purpose::ClientSecret, &secret));
+    m.updated_at = now;
+    store::clients::update(c, m).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::ClientSecretRotated,
+        actor,
+        Some(client_id),
+        serde_json::json!({}),
+    )
+    .await?;
+    Ok(secret)
 }
 
 #[cfg(test)]

@@ -30,7 +30,9 @@ pub enum GrantError {
 }
 
 fn valid_role(r: &str) -> bool {
-    (1..=64).contains(&r.len()) && r.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
+    (1..=64).contains(&r.len())
+        && r.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
 fn is_active(g: &entity::access_grant::Model, now: DateTime<Utc>) -> bool {
@@ -51,16 +53,22 @@ pub async fn roles_for(
 ) -> Result<Option<Vec<String>>, sea_orm::DbErr> {
     match client.access_policy {
         AccessPolicy::Open => Ok(Some(Vec::new())),
-        AccessPolicy::GrantRequired => Ok(store::access::find_grant(c, account_id, &client.client_id)
-            .await?
-            .filter(|g| is_active(g, now))
-            .map(|g| roles_of(&g))),
+        AccessPolicy::GrantRequired => {
+            Ok(store::access::find_grant(c, account_id, &client.client_id)
+                .await?
+                .filter(|g| is_active(g, now))
+                .map(|g| roles_of(&g)))
+        }
     }
 }
 
 /// The applications (sign-in clients) the account may use now: every open one and every
 /// one it holds an active grant for. This is the `ally_apps` claim.
-pub async fn apps_for(c: &impl ConnectionTrait, account_id: &str, now: DateTime<Utc>) -> Result<Vec<String>, anyhow::Error> {
+pub async fn apps_for(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<String>, anyhow::Error> {
     let granted: Vec<String> = store::access::list_grants(c, Some(account_id), None)
         .await?
         .into_iter()
@@ -105,7 +113,10 @@ pub async fn add(
     if g.expires_at.is_some_and(|e| e <= now) {
         return Err(GrantError::ExpiryInPast);
     }
-    if store::accounts::find_by_id(c, &g.account_id).await?.is_none() {
+    if store::accounts::find_by_id(c, &g.account_id)
+        .await?
+        .is_none()
+    {
         return Err(GrantError::UnknownAccount);
     }
     if store::clients::find(c, &g.client_id).await?.is_none() {
@@ -156,13 +167,26 @@ pub async fn revoke(
     if !store::access::revoke_grant(c, account_id, client_id, &by, now).await? {
         return Err(GrantError::NothingToRevoke);
     }
-    audit::record(c, now, ctx, AuditEvent::GrantRevoked, actor, Some(account_id), serde_json::json!({ "client_id": client_id })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::GrantRevoked,
+        actor,
+        Some(account_id),
+        serde_json::json!({ "client_id": client_id }),
+    )
+    .await?;
     Ok(())
 }
 
 /// Writes one `grant.expired` event per grant that has passed its expiry (run periodically;
 /// access itself is refused from the moment of expiry regardless). Returns how many.
-pub async fn record_expiries(c: &impl ConnectionTrait, now: DateTime<Utc>, ctx: &RequestContext) -> Result<usize, sea_orm::DbErr> {
+pub async fn record_expiries(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+) -> Result<usize, sea_orm::DbErr> {
     let mut n = 0;
     for g in store::access::unrecorded_expired_grants(c, now).await? {
         if store::access::mark_expiry_recorded(c, &g.account_id, &g.client_id).await? {

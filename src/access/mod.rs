@@ -3,7 +3,7 @@
 
 pub mod clients;
 pub mod grants;
-pub mod routes;
 pub mod orgs;
 pub mod requests;
+pub mod routes;
 pub mod staff;

@@ -47,7 +47,10 @@ pub async fn add(
     if name.is_empty() {
         return Err(OrgError::EmptyName);
     }
-    if store::access::find_org_by_pdn(c, pdn.as_str()).await?.is_some() {
+    if store::access::find_org_by_pdn(c, pdn.as_str())
+        .await?
+        .is_some()
+    {
         return Err(OrgError::Duplicate(pdn.0));
     }
     let id = uuid::Uuid::new_v4().to_string();
@@ -62,7 +65,16 @@ pub async fn add(
         },
     )
     .await?;
-    audit::record(c, now, ctx, AuditEvent::OrganizationCreated, actor, Some(&id), serde_json::json!({ "pdn": pdn.0, "name": name })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::OrganizationCreated,
+        actor,
+        Some(&id),
+        serde_json::json!({ "pdn": pdn.0, "name": name }),
+    )
+    .await?;
     Ok(id)
 }
 

@@ -51,10 +51,14 @@ pub async fn file(
     reason: Option<&str>,
 ) -> Result<String, RequestError> {
     let reason = clean_reason(reason)?;
-    if let Some(existing) = store::access::find_pending_request(c, KIND_ACCESS, account_id, client_id).await? {
+    if let Some(existing) =
+        store::access::find_pending_request(c, KIND_ACCESS, account_id, client_id).await?
+    {
         return Ok(existing.id);
     }
-    let org_id = store::accounts::find_by_id(c, account_id).await?.and_then(|a| a.org_id);
+    let org_id = store::accounts::find_by_id(c, account_id)
+        .await?
+        .and_then(|a| a.org_id);
     let id = uuid::Uuid::new_v4().to_string();
     store::access::insert_request(
         c,
@@ -73,15 +77,34 @@ pub async fn file(
         },
     )
     .await?;
-    audit::record(c, now, ctx, AuditEvent::AccessRequestFiled, Actor::Account(account_id), Some(account_id), serde_json::json!({ "request": id, "client_id": client_id })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::AccessRequestFiled,
+        Actor::Account(account_id),
+        Some(account_id),
+        serde_json::json!({ "request": id, "client_id": client_id }),
+    )
+    .await?;
     Ok(id)
 }
 
-async fn pending_for(c: &impl ConnectionTrait, who: &Principal, id: &str) -> Result<entity::access_request::Model, RequestError> {
-    let r = store::access::find_request(c, id).await?.ok_or(RequestError::NotFound)?;
+async fn pending_for(
+    c: &impl ConnectionTrait,
+    who: &Principal,
+    id: &str,
+) -> Result<entity::access_request::Model, RequestError> {
+    let r = store::access::find_request(c, id)
+        .await?
+        .ok_or(RequestError::NotFound)?;
     if !who.can_decide_request(r.org_id.as_deref()) {
         // Outside a dealer_admin's dealership the request does not exist for them.
-        return Err(if who.can_review_requests() { RequestError::NotFound } else { RequestError::Forbidden });
+        return Err(if who.can_review_requests() {
+            RequestError::NotFound
+        } else {
+            RequestError::Forbidden
+        });
     }
     if r.status != "pending" {
         return Err(RequestError::AlreadyDecided);
@@ -116,7 +139,16 @@ pub async fn approve(
         },
     )
     .await?;
-    audit::record(c, now, ctx, AuditEvent::AccessRequestApproved, who.actor(), Some(&r.account_id), serde_json::json!({ "request": id, "client_id": r.client_id })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::AccessRequestApproved,
+        who.actor(),
+        Some(&r.account_id),
+        serde_json::json!({ "request": id, "client_id": r.client_id }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -134,6 +166,15 @@ pub async fn reject(
     if !store::access::decide_request(c, id, "rejected", &by, Some(&reason), now).await? {
         return Err(RequestError::AlreadyDecided);
     }
-    audit::record(c, now, ctx, AuditEvent::AccessRequestRejected, who.actor(), Some(&r.account_id), serde_json::json!({ "request": id, "client_id": r.client_id, "reason": reason })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::AccessRequestRejected,
+        who.actor(),
+        Some(&r.account_id),
+        serde_json::json!({ "request": id, "client_id": r.client_id, "reason": reason }),
+    )
+    .await?;
     Ok(())
 }

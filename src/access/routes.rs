@@ -49,7 +49,13 @@ struct View<'a> {
     error: Option<&'a str>,
 }
 
-async fn render(state: &AppState, csrf: Csrf, session: &SsoSession, v: View<'_>, status: StatusCode) -> Result<Response, AppError> {
+async fn render(
+    state: &AppState,
+    csrf: Csrf,
+    session: &SsoSession,
+    v: View<'_>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
     let pending = match flow::load(&state.db, state.clock.now(), v.req).await {
         Ok(p) => p,
         Err(FlowError::Expired) => return Ok(expired_page()),
@@ -62,9 +68,14 @@ async fn render(state: &AppState, csrf: Csrf, session: &SsoSession, v: View<'_>,
         .await?
         .map(|a| a.username)
         .unwrap_or_default();
-    let already = store::access::find_pending_request(&state.db, KIND_ACCESS, &session.account_id, &client.client_id)
-        .await?
-        .is_some();
+    let already = store::access::find_pending_request(
+        &state.db,
+        KIND_ACCESS,
+        &session.account_id,
+        &client.client_id,
+    )
+    .await?
+    .is_some();
     let page = Page::render(
         &state.templates,
         "access/request.html",
@@ -86,11 +97,27 @@ fn to_login(req: &str) -> Response {
     Redirect::to(&format!("{}?req={req}", endpoints::LOGIN)).into_response()
 }
 
-async fn access_get(State(state): State<AppState>, jar: CookieJar, csrf: Csrf, Query(q): Query<AccessQuery>) -> Result<Response, AppError> {
+async fn access_get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    csrf: Csrf,
+    Query(q): Query<AccessQuery>,
+) -> Result<Response, AppError> {
     let Some(session) = current_session(&state, &jar, state.clock.now()).await? else {
         return Ok(to_login(&q.req));
     };
-    render(&state, csrf, &session, View { req: &q.req, sent: false, error: None }, StatusCode::OK).await
+    render(
+        &state,
+        csrf,
+        &session,
+        View {
+            req: &q.req,
+            sent: false,
+            error: None,
+        },
+        StatusCode::OK,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -113,9 +140,20 @@ async fn access_post(
     let Some(session) = current_session(&state, &jar, now).await? else {
         return Ok(to_login(&form.req));
     };
-    let view = |error| View { req: &form.req, sent: false, error };
+    let view = |error| View {
+        req: &form.req,
+        sent: false,
+        error,
+    };
     if !csrf.verify(&form.csrf) {
-        return render(&state, csrf, &session, view(Some("Your session on this page expired. Please try again.")), StatusCode::FORBIDDEN).await;
+        return render(
+            &state,
+            csrf,
+            &session,
+            view(Some("Your session on this page expired. Please try again.")),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
     }
     match form.decision.as_str() {
         "request" => {
@@ -125,23 +163,67 @@ async fn access_post(
                 Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
             };
             let txn = state.db.begin().await?;
-            match requests::file(&txn, now, &ctx, &session.account_id, &pending.request.client_id, Some(&form.reason)).await {
+            match requests::file(
+                &txn,
+                now,
+                &ctx,
+                &session.account_id,
+                &pending.request.client_id,
+                Some(&form.reason),
+            )
+            .await
+            {
                 Ok(_) => txn.commit().await?,
                 Err(RequestError::ReasonTooLong) => {
-                    return render(&state, csrf, &session, view(Some("Please keep the reason under 500 characters.")), StatusCode::UNPROCESSABLE_ENTITY).await;
+                    return render(
+                        &state,
+                        csrf,
+                        &session,
+                        view(Some("Please keep the reason under 500 characters.")),
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                    )
+                    .await;
                 }
                 Err(e) => return Err(AppError::Internal(e.into())),
             }
-            render(&state, csrf, &session, View { req: &form.req, sent: true, error: None }, StatusCode::OK).await
+            render(
+                &state,
+                csrf,
+                &session,
+                View {
+                    req: &form.req,
+                    sent: true,
+                    error: None,
+                },
+                StatusCode::OK,
+            )
+            .await
         }
         "decline" => {
             let txn = state.db.begin().await?;
-            let step = flow::resume(&txn, &flow_deps(&state, &ctx), now, &form.req, &session, Resume::DeclinedAccess).await;
+            let step = flow::resume(
+                &txn,
+                &flow_deps(&state, &ctx),
+                now,
+                &form.req,
+                &session,
+                Resume::DeclinedAccess,
+            )
+            .await;
             if step.is_ok() {
                 txn.commit().await?;
             }
             Ok(step_response(step))
         }
-        _ => render(&state, csrf, &session, view(Some("Choose Request access or Return.")), StatusCode::UNPROCESSABLE_ENTITY).await,
+        _ => {
+            render(
+                &state,
+                csrf,
+                &session,
+                view(Some("Choose Request access or Return.")),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
     }
 }

@@ -26,9 +26,13 @@ impl StaffRole {
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
-        [StaffRole::Admin, StaffRole::Helpdesk, StaffRole::DealerAdmin]
-            .into_iter()
-            .find(|r| r.as_str() == s)
+        [
+            StaffRole::Admin,
+            StaffRole::Helpdesk,
+            StaffRole::DealerAdmin,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == s)
     }
 }
 
@@ -46,7 +50,10 @@ pub enum Principal {
 }
 
 impl Principal {
-    pub async fn for_account(c: &impl ConnectionTrait, account_id: &str) -> Result<Self, sea_orm::DbErr> {
+    pub async fn for_account(
+        c: &impl ConnectionTrait,
+        account_id: &str,
+    ) -> Result<Self, sea_orm::DbErr> {
         let roles = store::access::staff_roles_of(c, account_id)
             .await?
             .into_iter()
@@ -86,10 +93,14 @@ impl Principal {
     /// The dealership a dealer_admin (who is neither admin nor help desk) is confined to.
     pub fn dealership(&self) -> Option<&str> {
         match self {
-            Principal::Staff { roles, .. } if !self.is_admin() && !self.has(StaffRole::Helpdesk) => roles
-                .iter()
-                .find(|(r, _)| *r == StaffRole::DealerAdmin)
-                .and_then(|(_, o)| o.as_deref()),
+            Principal::Staff { roles, .. }
+                if !self.is_admin() && !self.has(StaffRole::Helpdesk) =>
+            {
+                roles
+                    .iter()
+                    .find(|(r, _)| *r == StaffRole::DealerAdmin)
+                    .and_then(|(_, o)| o.as_deref())
+            }
             _ => None,
         }
     }
@@ -98,12 +109,17 @@ impl Principal {
     pub fn can_view_account(&self, account_org: Option<&str>) -> bool {
         self.is_admin()
             || self.has(StaffRole::Helpdesk)
-            || (self.has(StaffRole::DealerAdmin) && self.dealership().is_some() && self.dealership() == account_org)
+            || (self.has(StaffRole::DealerAdmin)
+                && self.dealership().is_some()
+                && self.dealership() == account_org)
     }
 
     /// May approve or reject a request filed for this dealership (or none).
     pub fn can_decide_request(&self, request_org: Option<&str>) -> bool {
-        self.is_admin() || (self.has(StaffRole::DealerAdmin) && self.dealership().is_some() && self.dealership() == request_org)
+        self.is_admin()
+            || (self.has(StaffRole::DealerAdmin)
+                && self.dealership().is_some()
+                && self.dealership() == request_org)
     }
 
     /// May see the request queue at all.
@@ -166,7 +182,16 @@ pub async fn add_role(
         },
     )
     .await?;
-    audit::record(c, now, ctx, AuditEvent::StaffRoleAdded, actor, Some(&account.id), serde_json::json!({ "role": role.as_str(), "org_id": org_id })).await?;
+    audit::record(
+        c,
+        now,
+        ctx,
+        AuditEvent::StaffRoleAdded,
+        actor,
+        Some(&account.id),
+        serde_json::json!({ "role": role.as_str(), "org_id": org_id }),
+    )
+    .await?;
     Ok(())
 }
 
@@ -177,7 +202,10 @@ mod tests {
     fn staff(roles: &[(StaffRole, Option<&str>)]) -> Principal {
         Principal::Staff {
             account_id: "a".into(),
-            roles: roles.iter().map(|(r, o)| (*r, o.map(str::to_owned))).collect(),
+            roles: roles
+                .iter()
+                .map(|(r, o)| (*r, o.map(str::to_owned)))
+                .collect(),
         }
     }
 
@@ -188,10 +216,27 @@ mod tests {
         let dealer = staff(&[(StaffRole::DealerAdmin, Some("org1"))]);
         let nobody = staff(&[]);
         assert!(admin.can_decide_request(Some("org2")) && admin.can_view_account(None));
-        assert!(help.can_view_account(Some("org2")) && !help.can_decide_request(Some("org2")) && !help.can_review_requests());
-        assert!(dealer.can_decide_request(Some("org1")) && !dealer.can_decide_request(Some("org2")) && !dealer.can_decide_request(None));
-        assert!(dealer.can_view_account(Some("org1")) && !dealer.can_view_account(Some("org2")) && !dealer.can_view_account(None));
+        assert!(
+            help.can_view_account(Some("org2"))
+                && !help.can_decide_request(Some("org2"))
+                && !help.can_review_requests()
+        );
+        assert!(
+            dealer.can_decide_request(Some("org1"))
+                && !dealer.can_decide_request(Some("org2"))
+                && !dealer.can_decide_request(None)
+        );
+        assert!(
+            dealer.can_view_account(Some("org1"))
+                && !dealer.can_view_account(Some("org2"))
+                && !dealer.can_view_account(None)
+        );
         assert!(!nobody.is_staff() && !nobody.can_view_accounts());
-        assert!(Principal::Service { client_id: "svc".into() }.is_admin());
+        assert!(
+            Principal::Service {
+                client_id: "svc".into()
+            }
+            .is_admin()
+        );
     }
 }

@@ -56,11 +56,25 @@ pub async fn current_session(
 #[derive(Debug, Deserialize)]
 pub struct LoginQuery {
     req: Option<String>,
+    next: Option<String>,
+}
+
+/// A return path after a sign-in not started by an application (e.g. /admin). Only local
+/// paths: `//host` and `/\host` are protocol-relative URLs to other sites in browsers.
+pub fn safe_next(next: Option<&str>) -> Option<&str> {
+    next.filter(|n| {
+        n.starts_with('/')
+            && !n.starts_with("//")
+            && !n.starts_with("/\\")
+            && n.len() <= 512
+            && !n.chars().any(|c| c.is_control())
+    })
 }
 
 #[derive(Default)]
 struct LoginView<'a> {
     req: Option<&'a str>,
+    next: Option<&'a str>,
     client_name: Option<String>,
     redirect_uri: Option<String>,
     username: Option<String>,
@@ -78,6 +92,7 @@ fn render_login(
         "authn/login.html",
         context! {
             req => v.req,
+            next => v.next,
             client_name => v.client_name,
             username => v.username,
             error => v.error,
@@ -120,6 +135,7 @@ async fn login_get(
 ) -> Result<Response, AppError> {
     let mut view = LoginView {
         req: q.req.as_deref(),
+        next: safe_next(q.next.as_deref()),
         ..Default::default()
     };
     if let Some(req) = q.req.as_deref() {
@@ -137,6 +153,7 @@ async fn login_get(
 #[serde(default)]
 pub struct LoginForm {
     req: Option<String>,
+    next: Option<String>,
     username: String,
     password: String,
     csrf: String,
@@ -162,6 +179,7 @@ async fn login_post(
     };
     let mut view = LoginView {
         req,
+        next: safe_next(form.next.as_deref()),
         client_name: pending.as_ref().map(|p| p.client_name.clone()),
         redirect_uri: pending.as_ref().map(|p| p.redirect_uri.clone()),
         username: Some(form.username.chars().take(64).collect()),
@@ -228,7 +246,8 @@ async fn login_post(
     let jar = jar.add(cookies::build(cookies::Kind::Session, https, token));
     let Some(req) = req else {
         txn.commit().await?;
-        return Ok((jar, Redirect::to(endpoints::HOME)).into_response());
+        let to = safe_next(form.next.as_deref()).unwrap_or(endpoints::HOME);
+        return Ok((jar, Redirect::to(to)).into_response());
     };
     let step = flow::resume(
         &txn,
@@ -243,4 +262,19 @@ async fn login_post(
         txn.commit().await?;
     }
     Ok((jar, step_response(step)).into_response())
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn next_must_be_a_local_path() {
+        assert_eq!(
+            super::safe_next(Some("/admin/requests")),
+            Some("/admin/requests")
+        );
+        assert_eq!(super::safe_next(Some("//evil.example/")), None);
+        assert_eq!(super::safe_next(Some("/\\evil.example/")), None);
+        assert_eq!(super::safe_next(Some("https://evil.example/")), None);
+        assert_eq!(super::safe_next(Some("/a\nb")), None);
+    }
 }

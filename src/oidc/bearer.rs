@@ -67,7 +67,9 @@ pub async fn validate(
         // The grant is checked on every use, so revoking or expiring it deactivates tokens
         // already out there.
         let client = match store::clients::find(c, &family.client_id).await? {
-            Some(m) => crate::access::clients::Client::from_model(m).map_err(sea_orm::DbErr::Custom)?,
+            Some(m) => {
+                crate::access::clients::Client::from_model(m).map_err(sea_orm::DbErr::Custom)?
+            }
             None => return Ok(None),
         };
         if crate::access::grants::roles_for(c, &client, &family.account_id, now)

@@ -120,11 +120,17 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
         .ok_or_else(|| OAuthError::invalid_token("the application no longer exists"))?;
     let roles = crate::access::grants::roles_for(&state.db, &client, &account.id, now)
         .await?
-        .ok_or_else(|| OAuthError::invalid_token("the account no longer has access to this application"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_token("the account no longer has access to this application")
+        })?;
     let apps = crate::access::grants::apps_for(&state.db, &account.id, now)
         .await
         .map_err(OAuthError::server_error)?;
-    crate::oidc::issue::AccessClaims { roles: &roles, apps: &apps }.insert_into(&mut claims);
+    crate::oidc::issue::AccessClaims {
+        roles: &roles,
+        apps: &apps,
+    }
+    .insert_into(&mut claims);
     Ok(claims)
 }
 

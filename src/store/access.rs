@@ -9,28 +9,49 @@ use sea_orm::{
 
 pub async fn insert_org(c: &impl ConnectionTrait, m: organization::Model) -> Result<(), DbErr> {
     let am: organization::ActiveModel = m.into();
-    organization::Entity::insert(am).exec_without_returning(c).await?;
+    organization::Entity::insert(am)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 
-pub async fn find_org_by_pdn(c: &impl ConnectionTrait, pdn: &str) -> Result<Option<organization::Model>, DbErr> {
-    organization::Entity::find().filter(organization::Column::Pdn.eq(pdn)).one(c).await
+pub async fn find_org_by_pdn(
+    c: &impl ConnectionTrait,
+    pdn: &str,
+) -> Result<Option<organization::Model>, DbErr> {
+    organization::Entity::find()
+        .filter(organization::Column::Pdn.eq(pdn))
+        .one(c)
+        .await
 }
 
-pub async fn find_org(c: &impl ConnectionTrait, id: &str) -> Result<Option<organization::Model>, DbErr> {
+pub async fn find_org(
+    c: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<organization::Model>, DbErr> {
     organization::Entity::find_by_id(id.to_owned()).one(c).await
 }
 
 pub async fn list_orgs(c: &impl ConnectionTrait) -> Result<Vec<organization::Model>, DbErr> {
-    organization::Entity::find().order_by_asc(organization::Column::Pdn).all(c).await
+    organization::Entity::find()
+        .order_by_asc(organization::Column::Pdn)
+        .all(c)
+        .await
 }
 
-pub async fn upsert_staff_role(c: &impl ConnectionTrait, m: staff_role::Model) -> Result<(), DbErr> {
+pub async fn upsert_staff_role(
+    c: &impl ConnectionTrait,
+    m: staff_role::Model,
+) -> Result<(), DbErr> {
     let am: staff_role::ActiveModel = m.into();
     staff_role::Entity::insert(am)
         .on_conflict(
             OnConflict::columns([staff_role::Column::AccountId, staff_role::Column::Role])
-                .update_columns([staff_role::Column::OrgId, staff_role::Column::GrantedBy, staff_role::Column::GrantedAt])
+                .update_columns([
+                    staff_role::Column::OrgId,
+                    staff_role::Column::GrantedBy,
+                    staff_role::Column::GrantedAt,
+                ])
                 .to_owned(),
         )
         .exec_without_returning(c)
@@ -38,7 +59,10 @@ pub async fn upsert_staff_role(c: &impl ConnectionTrait, m: staff_role::Model) -
     Ok(())
 }
 
-pub async fn staff_roles_of(c: &impl ConnectionTrait, account_id: &str) -> Result<Vec<staff_role::Model>, DbErr> {
+pub async fn staff_roles_of(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+) -> Result<Vec<staff_role::Model>, DbErr> {
     staff_role::Entity::find()
         .filter(staff_role::Column::AccountId.eq(account_id))
         .all(c)
@@ -53,8 +77,14 @@ pub async fn count_admins(c: &impl ConnectionTrait) -> Result<usize, DbErr> {
         .len())
 }
 
-pub async fn find_grant(c: &impl ConnectionTrait, account_id: &str, client_id: &str) -> Result<Option<access_grant::Model>, DbErr> {
-    access_grant::Entity::find_by_id((account_id.to_owned(), client_id.to_owned())).one(c).await
+pub async fn find_grant(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    client_id: &str,
+) -> Result<Option<access_grant::Model>, DbErr> {
+    access_grant::Entity::find_by_id((account_id.to_owned(), client_id.to_owned()))
+        .one(c)
+        .await
 }
 
 /// Creates the grant, or replaces a revoked or older one for the same pair.
@@ -62,17 +92,20 @@ pub async fn upsert_grant(c: &impl ConnectionTrait, m: access_grant::Model) -> R
     let am: access_grant::ActiveModel = m.into();
     access_grant::Entity::insert(am)
         .on_conflict(
-            OnConflict::columns([access_grant::Column::AccountId, access_grant::Column::ClientId])
-                .update_columns([
-                    access_grant::Column::Roles,
-                    access_grant::Column::GrantedBy,
-                    access_grant::Column::GrantedAt,
-                    access_grant::Column::ExpiresAt,
-                    access_grant::Column::ExpiryRecorded,
-                    access_grant::Column::RevokedAt,
-                    access_grant::Column::RevokedBy,
-                ])
-                .to_owned(),
+            OnConflict::columns([
+                access_grant::Column::AccountId,
+                access_grant::Column::ClientId,
+            ])
+            .update_columns([
+                access_grant::Column::Roles,
+                access_grant::Column::GrantedBy,
+                access_grant::Column::GrantedAt,
+                access_grant::Column::ExpiresAt,
+                access_grant::Column::ExpiryRecorded,
+                access_grant::Column::RevokedAt,
+                access_grant::Column::RevokedBy,
+            ])
+            .to_owned(),
         )
         .exec_without_returning(c)
         .await?;
@@ -117,7 +150,10 @@ pub async fn list_grants(
 }
 
 /// Grants past their expiry whose expiry has not been recorded yet.
-pub async fn unrecorded_expired_grants(c: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Vec<access_grant::Model>, DbErr> {
+pub async fn unrecorded_expired_grants(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+) -> Result<Vec<access_grant::Model>, DbErr> {
     access_grant::Entity::find()
         .filter(access_grant::Column::ExpiresAt.lte(now))
         .filter(access_grant::Column::ExpiryRecorded.eq(false))
@@ -127,7 +163,11 @@ pub async fn unrecorded_expired_grants(c: &impl ConnectionTrait, now: DateTime<U
 }
 
 /// Marks one expiry recorded; false if another node did it first.
-pub async fn mark_expiry_recorded(c: &impl ConnectionTrait, account_id: &str, client_id: &str) -> Result<bool, DbErr> {
+pub async fn mark_expiry_recorded(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    client_id: &str,
+) -> Result<bool, DbErr> {
     let r = access_grant::Entity::update_many()
         .col_expr(access_grant::Column::ExpiryRecorded, Expr::value(true))
         .filter(access_grant::Column::AccountId.eq(account_id))
@@ -138,14 +178,24 @@ pub async fn mark_expiry_recorded(c: &impl ConnectionTrait, account_id: &str, cl
     Ok(r.rows_affected == 1)
 }
 
-pub async fn insert_request(c: &impl ConnectionTrait, m: access_request::Model) -> Result<(), DbErr> {
+pub async fn insert_request(
+    c: &impl ConnectionTrait,
+    m: access_request::Model,
+) -> Result<(), DbErr> {
     let am: access_request::ActiveModel = m.into();
-    access_request::Entity::insert(am).exec_without_returning(c).await?;
+    access_request::Entity::insert(am)
+        .exec_without_returning(c)
+        .await?;
     Ok(())
 }
 
-pub async fn find_request(c: &impl ConnectionTrait, id: &str) -> Result<Option<access_request::Model>, DbErr> {
-    access_request::Entity::find_by_id(id.to_owned()).one(c).await
+pub async fn find_request(
+    c: &impl ConnectionTrait,
+    id: &str,
+) -> Result<Option<access_request::Model>, DbErr> {
+    access_request::Entity::find_by_id(id.to_owned())
+        .one(c)
+        .await
 }
 
 pub async fn find_pending_request(
@@ -176,7 +226,10 @@ pub async fn decide_request(
         .col_expr(access_request::Column::Status, Expr::value(status))
         .col_expr(access_request::Column::DecidedBy, Expr::value(by))
         .col_expr(access_request::Column::DecidedAt, Expr::value(now))
-        .col_expr(access_request::Column::DecisionReason, Expr::value(reason.map(str::to_owned)))
+        .col_expr(
+            access_request::Column::DecisionReason,
+            Expr::value(reason.map(str::to_owned)),
+        )
         .filter(access_request::Column::Id.eq(id))
         .filter(access_request::Column::Status.eq("pending"))
         .exec(c)

@@ -50,3 +50,44 @@ pub async fn touch_last_login(
     .await?;
     Ok(())
 }
+
+/// Accounts whose user ID, e-mail or name contains `q` (case-insensitive), optionally only
+/// those of one dealership, at most `limit`.
+pub async fn search(
+    c: &impl ConnectionTrait,
+    q: &str,
+    org_id: Option<&str>,
+    limit: u64,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::{
+        Condition, QuerySelect,
+        sea_query::{Expr, ExprTrait, Func},
+    };
+    let escaped = q
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    let pattern = format!("%{escaped}%");
+    let like = |col: Column| {
+        Expr::expr(Func::lower(Expr::col(col)))
+            .like(sea_orm::sea_query::LikeExpr::new(pattern.clone()).escape('\\'))
+    };
+    let mut cond = Condition::any()
+        .add(like(Column::Username))
+        .add(like(Column::Email))
+        .add(like(Column::GivenName))
+        .add(like(Column::FamilyName));
+    if let Some(org) = super::access::find_org_by_pdn(c, q.trim()).await? {
+        cond = cond.add(Column::OrgId.eq(org.id));
+    }
+    let mut query = Entity::find().filter(cond);
+    if let Some(o) = org_id {
+        query = query.filter(Column::OrgId.eq(o));
+    }
+    query
+        .order_by_asc(Column::Username)
+        .limit(limit)
+        .all(c)
+        .await
+}

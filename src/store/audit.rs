@@ -24,8 +24,15 @@ pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
     Entity::find().order_by_asc(Column::Id).all(c).await
 }
 
-pub async fn list_since(c: &impl ConnectionTrait, since: DateTime<Utc>) -> Result<Vec<Model>, DbErr> {
-    Entity::find().filter(Column::At.gte(since)).order_by_asc(Column::Id).all(c).await
+pub async fn list_since(
+    c: &impl ConnectionTrait,
+    since: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::At.gte(since))
+        .order_by_asc(Column::Id)
+        .all(c)
+        .await
 }
 
 /// Audit events matching the filters, newest first, at most `limit`.

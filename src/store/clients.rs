@@ -14,3 +14,10 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
 pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {
     Entity::find().order_by_asc(Column::ClientId).all(c).await
 }
+
+pub async fn update(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
+    let am: ActiveModel = m.into();
+    let am = sea_orm::ActiveModelTrait::reset_all(am);
+    Entity::update(am).exec(c).await?;
+    Ok(())
+}

@@ -32,3 +32,19 @@ pub async fn end(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Resu
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// The account's sessions that have not ended or expired.
+pub async fn live_for_account(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<Vec<Model>, DbErr> {
+    use sea_orm::QueryOrder;
+    Entity::find()
+        .filter(Column::AccountId.eq(account_id))
+        .filter(Column::EndedAt.is_null())
+        .filter(Column::ExpiresAt.gt(now))
+        .order_by_desc(Column::LastSeenAt)
+        .all(c)
+        .await
+}

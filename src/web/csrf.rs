@@ -67,3 +67,45 @@ impl FromRequestParts<AppState> for Csrf {
         })
     }
 }
+
+/// A form body whose `csrf` field was verified against this browser's secret. Every staff
+/// form is taken through this extractor, so a forgotten check is impossible by construction;
+/// a failure is a 403 page and the handler never runs.
+pub struct CsrfForm<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for CsrfForm<T> {
+    type Rejection = axum::response::Response;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        use axum::response::IntoResponse;
+        let (mut parts, body) = req.into_parts();
+        let Ok(csrf) = Csrf::from_request_parts(&mut parts, state).await;
+        let forbidden = || {
+            crate::error::ErrorPage {
+                status: axum::http::StatusCode::FORBIDDEN,
+                title: "This form has expired".into(),
+                message: "Go back, reload the page and try again.".into(),
+            }
+            .into_response()
+        };
+        let bytes = axum::body::to_bytes(body, state.config.http.max_body_bytes)
+            .await
+            .map_err(|_| axum::http::StatusCode::PAYLOAD_TOO_LARGE.into_response())?;
+        let token = url::form_urlencoded::parse(&bytes)
+            .find(|(k, _)| k == "csrf")
+            .map(|(_, v)| v.into_owned())
+            .unwrap_or_default();
+        if !csrf.verify(&token) {
+            return Err(forbidden());
+        }
+        serde_urlencoded::from_bytes(&bytes)
+            .map(CsrfForm)
+            .map_err(|e| {
+                crate::error::AppError::BadRequest(format!("The form is incomplete: {e}").into())
+                    .into_response()
+            })
+    }
+}

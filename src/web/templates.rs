@@ -35,6 +35,42 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/account/home.html"),
     ),
     (
+        "admin/layout.html",
+        include_str!("../../templates/admin/layout.html"),
+    ),
+    (
+        "admin/home.html",
+        include_str!("../../templates/admin/home.html"),
+    ),
+    (
+        "admin/clients.html",
+        include_str!("../../templates/admin/clients.html"),
+    ),
+    (
+        "admin/client.html",
+        include_str!("../../templates/admin/client.html"),
+    ),
+    (
+        "admin/secret.html",
+        include_str!("../../templates/admin/secret.html"),
+    ),
+    (
+        "admin/accounts.html",
+        include_str!("../../templates/admin/accounts.html"),
+    ),
+    (
+        "admin/account.html",
+        include_str!("../../templates/admin/account.html"),
+    ),
+    (
+        "admin/requests.html",
+        include_str!("../../templates/admin/requests.html"),
+    ),
+    (
+        "admin/audit.html",
+        include_str!("../../templates/admin/audit.html"),
+    ),
+    (
         "access/request.html",
         include_str!("../../templates/access/request.html"),
     ),
@@ -132,12 +168,20 @@ mod tests {
     #[test]
     fn every_template_file_is_registered() {
         fn walk(dir: &std::path::Path, root: &std::path::Path, out: &mut Vec<String>) {
-            for e in std::fs::read_dir(dir).expect("read templates dir").flatten() {
+            for e in std::fs::read_dir(dir)
+                .expect("read templates dir")
+                .flatten()
+            {
                 let p = e.path();
                 if p.is_dir() {
                     walk(&p, root, out);
                 } else if p.extension().is_some_and(|x| x == "html" || x == "txt") {
-                    out.push(p.strip_prefix(root).expect("prefix").to_string_lossy().replace('\\', "/"));
+                    out.push(
+                        p.strip_prefix(root)
+                            .expect("prefix")
+                            .to_string_lossy()
+                            .replace('\\', "/"),
+                    );
                 }
             }
         }
@@ -145,7 +189,10 @@ mod tests {
         let mut files = Vec::new();
         walk(&root, &root, &mut files);
         for f in files {
-            assert!(TEMPLATES.iter().any(|(n, _)| *n == f), "templates/{f} is not registered in TEMPLATES");
+            assert!(
+                TEMPLATES.iter().any(|(n, _)| *n == f),
+                "templates/{f} is not registered in TEMPLATES"
+            );
         }
     }
 

@@ -68,7 +68,10 @@ pub fn decide(
     // code for an account without an active grant.
     if !has_access {
         return if req.prompt.none {
-            Decision::Fail(ErrorCode::AccessDenied, "the account has no access to this application")
+            Decision::Fail(
+                ErrorCode::AccessDenied,
+                "the account has no access to this application",
+            )
         } else {
             Decision::NeedAccess
         };
@@ -345,11 +348,40 @@ mod tests {
     #[test]
     fn access_is_checked_after_sign_in() {
         let r = req("openid", Prompt::default(), None);
-        assert_eq!(decide(&r, false, None, None, Progress::default(), false, now()), Decision::NeedLogin);
-        assert_eq!(decide(&r, false, Some(session(1)), None, Progress::default(), false, now()), Decision::NeedAccess);
-        let none = req("openid", Prompt { none: true, ..Default::default() }, None);
+        assert_eq!(
+            decide(&r, false, None, None, Progress::default(), false, now()),
+            Decision::NeedLogin
+        );
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                false,
+                now()
+            ),
+            Decision::NeedAccess
+        );
+        let none = req(
+            "openid",
+            Prompt {
+                none: true,
+                ..Default::default()
+            },
+            None,
+        );
         assert!(matches!(
-            decide(&none, false, Some(session(1)), None, Progress::default(), false, now()),
+            decide(
+                &none,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                false,
+                now()
+            ),
             Decision::Fail(ErrorCode::AccessDenied, _)
         ));
     }

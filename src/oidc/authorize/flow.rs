@@ -100,7 +100,11 @@ async fn may_use(
     now: DateTime<Utc>,
 ) -> Result<bool, sea_orm::DbErr> {
     match session {
-        Some(s) => Ok(crate::access::grants::roles_for(c, client, &s.account_id, now).await?.is_some()),
+        Some(s) => Ok(
+            crate::access::grants::roles_for(c, client, &s.account_id, now)
+                .await?
+                .is_some(),
+        ),
         None => Ok(true),
     }
 }
@@ -210,7 +214,12 @@ pub async fn resume(
             } else {
                 "the user declined"
             };
-            return Ok(Step::Redirect(error_redirect(deps.issuer, &pending.request, ErrorCode::AccessDenied, why)));
+            return Ok(Step::Redirect(error_redirect(
+                deps.issuer,
+                &pending.request,
+                ErrorCode::AccessDenied,
+                why,
+            )));
         }
         Resume::Consented(ConsentAnswer::Allow) => {
             let s = session;

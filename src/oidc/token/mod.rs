@@ -128,7 +128,9 @@ pub async fn issue_for_family(
     // A revoked or expired grant ends the family's usefulness at once.
     let roles = crate::access::grants::roles_for(c, client, &family.account_id, now)
         .await?
-        .ok_or_else(|| OAuthError::invalid_grant("the account no longer has access to this application"))?;
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the account no longer has access to this application")
+        })?;
     let apps = crate::access::grants::apps_for(c, &family.account_id, now)
         .await
         .map_err(OAuthError::server_error)?;
@@ -143,7 +145,10 @@ pub async fn issue_for_family(
             sid: family.session_id.as_deref(),
         }),
         family_id: Some(&family.id),
-        access: Some(AccessClaims { roles: &roles, apps: &apps }),
+        access: Some(AccessClaims {
+            roles: &roles,
+            apps: &apps,
+        }),
     };
     let m = minter(state);
     let (access_token, expires_in) = m.access_token(&subject, now)?;
