@@ -426,3 +426,282 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
     assert_eq!(crate::helpers::location(&r), "/", "demo user signs in");
     child.kill().await.ok();
 }
+
+#[test]
+fn grants_staff_dealerships_and_audit_export() {
+    let cli = Cli::new();
+    let ok = |o: Output| {
+        assert!(o.status.success(), "{}", stderr(&o));
+        o
+    };
+    ok(cli.run(
+        &[
+            "client",
+            "add",
+            "--client-id",
+            "smartauction",
+            "--name",
+            "SmartAuction",
+            "--redirect-uri",
+            "https://sa.example/cb",
+            "--access",
+            "grant_required",
+        ],
+        None,
+    ));
+    ok(cli.run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "carol",
+            "--email",
+            "carol@example.com",
+            "--password-stdin",
+        ],
+        Some("correct horse battery\n"),
+    ));
+    assert!(stdout(&cli.run(&["client", "list"], None)).contains("smartauction"));
+
+    ok(cli.run(
+        &[
+            "grant",
+            "add",
+            "--username",
+            "carol",
+            "--client-id",
+            "smartauction",
+            "--role",
+            "buyer",
+            "--role",
+            "seller",
+            "--expires",
+            "2099-01-01T00:00:00Z",
+        ],
+        None,
+    ));
+    let list = stdout(&ok(cli.run(&["grant", "list", "--username", "carol"], None)));
+    assert!(
+        list.contains("smartauction")
+            && list.contains("active")
+            && list.contains("buyer,seller")
+            && list.contains("2099"),
+        "{list}"
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "grant",
+                "add",
+                "--username",
+                "nobody",
+                "--client-id",
+                "smartauction",
+            ],
+            None,
+        ),
+        "no account",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "grant",
+                "add",
+                "--username",
+                "carol",
+                "--client-id",
+                "ghost",
+            ],
+            None,
+        ),
+        "no such application",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "grant",
+                "add",
+                "--username",
+                "carol",
+                "--client-id",
+                "smartauction",
+                "--expires",
+                "tomorrow",
+            ],
+            None,
+        ),
+        "RFC 3339",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "grant",
+                "add",
+                "--username",
+                "carol",
+                "--client-id",
+                "smartauction",
+                "--expires",
+                "2000-01-01T00:00:00Z",
+            ],
+            None,
+        ),
+        "future",
+    );
+    ok(cli.run(
+        &[
+            "grant",
+            "revoke",
+            "--username",
+            "carol",
+            "--client-id",
+            "smartauction",
+        ],
+        None,
+    ));
+    assert!(
+        stdout(&cli.run(&["grant", "list", "--client-id", "smartauction"], None))
+            .contains("revoked")
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "grant",
+                "revoke",
+                "--username",
+                "carol",
+                "--client-id",
+                "smartauction",
+            ],
+            None,
+        ),
+        "no active grant",
+    );
+
+    ok(cli.run(
+        &[
+            "org",
+            "add",
+            "--pdn",
+            "12345",
+            "--name",
+            "Main Street Motors",
+        ],
+        None,
+    ));
+    assert_fails(
+        &cli.run(&["org", "add", "--pdn", "1234", "--name", "Short"], None),
+        "5 digits",
+    );
+    assert_fails(
+        &cli.run(&["org", "add", "--pdn", "12345", "--name", "Again"], None),
+        "already exists",
+    );
+    assert!(stdout(&cli.run(&["org", "list"], None)).contains("Main Street Motors"));
+    ok(cli.run(
+        &["admin", "add", "--username", "carol", "--role", "admin"],
+        None,
+    ));
+    assert_fails(
+        &cli.run(
+            &[
+                "admin",
+                "add",
+                "--username",
+                "carol",
+                "--role",
+                "dealer_admin",
+            ],
+            None,
+        ),
+        "--pdn",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "admin",
+                "add",
+                "--username",
+                "carol",
+                "--role",
+                "dealer_admin",
+                "--pdn",
+                "99999",
+            ],
+            None,
+        ),
+        "no dealership",
+    );
+    ok(cli.run(
+        &[
+            "admin",
+            "add",
+            "--username",
+            "carol",
+            "--role",
+            "dealer_admin",
+            "--pdn",
+            "12345",
+        ],
+        None,
+    ));
+    assert_fails(
+        &cli.run(
+            &["admin", "add", "--username", "ghost", "--role", "admin"],
+            None,
+        ),
+        "no account",
+    );
+
+    let jsonl = stdout(&ok(cli.run(
+        &["audit", "export", "--since", "2000-01-01T00:00:00Z"],
+        None,
+    )));
+    let events: Vec<serde_json::Value> = jsonl
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let kinds: Vec<&str> = events
+        .iter()
+        .map(|e| e["event"].as_str().unwrap())
+        .collect();
+    for k in [
+        "client.created",
+        "account.created",
+        "grant.added",
+        "grant.revoked",
+        "organization.created",
+        "staff.role_added",
+    ] {
+        assert!(kinds.contains(&k), "{k} in {kinds:?}");
+    }
+    assert!(
+        events
+            .iter()
+            .all(|e| e["actor"] == "cli" || e["event"] == "signing_key.created")
+    );
+    let csv = stdout(&ok(cli.run(
+        &[
+            "audit",
+            "export",
+            "--since",
+            "2000-01-01T00:00:00Z",
+            "--format",
+            "csv",
+        ],
+        None,
+    )));
+    assert!(csv.starts_with("id,at,event,actor,target,client_ip,request_id,detail\n"));
+    assert_eq!(csv.lines().count(), events.len() + 1);
+    assert_eq!(
+        stdout(&ok(cli.run(
+            &["audit", "export", "--since", "2999-01-01T00:00:00Z"],
+            None
+        ))),
+        ""
+    );
+    assert_fails(
+        &cli.run(&["audit", "export", "--since", "yesterday"], None),
+        "RFC 3339",
+    );
+}

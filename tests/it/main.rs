@@ -5,6 +5,7 @@
 mod helpers;
 
 mod access;
+mod admin;
 mod authorize;
 mod cli;
 mod discovery;
