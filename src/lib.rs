@@ -14,6 +14,7 @@ pub mod config;
 pub mod crypto;
 pub mod demo;
 pub mod error;
+pub mod jobs;
 pub mod oidc;
 pub mod startup;
 pub mod state;

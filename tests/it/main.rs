@@ -7,6 +7,7 @@ mod helpers;
 mod access;
 mod admin;
 mod authorize;
+mod browser;
 mod cli;
 mod discovery;
 mod login;

@@ -3,6 +3,7 @@
 //! cookie-keeping HTTP client that does not follow redirects, and openidconnect as the
 //! relying party.
 
+pub mod browser;
 pub mod rp;
 
 use std::sync::Arc;
@@ -27,6 +28,11 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub issuer: String,
+    /// Stops the server (on its own runtime thread) and waits for it.
+    server: Option<(
+        tokio::sync::oneshot::Sender<()>,
+        std::thread::JoinHandle<()>,
+    )>,
     /// A browser: keeps cookies, never follows redirects.
     pub browser: reqwest::Client,
     /// A plain back-channel client (no cookies, no redirects).
@@ -138,23 +144,58 @@ impl TestApp {
             .with_test_writer()
             .try_init();
         let dir = tempfile::tempdir().expect("tempdir");
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
         let db = TestDb::new(dir.path());
         let mut config = Config::for_tests(addr, &db.url).expect("config");
         config.data_dir = dir.path().to_owned();
         tweak(&mut config);
         let clock = OffsetClock::default();
-        let app = Application::build_with_listener(config, Arc::new(clock.clone()), listener)
+        // The server runs on a runtime of its own, as in production: the test's runtime can
+        // block (in Drop, say) without stalling the server, and requests really run in
+        // parallel with the test.
+        let (state_tx, state_rx) = std::sync::mpsc::channel();
+        let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+        let server_clock = clock.clone();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .expect("server runtime");
+            rt.block_on(async move {
+                let listener = tokio::net::TcpListener::from_std(listener).expect("listener");
+                let app = match Application::build_with_listener(
+                    config,
+                    Arc::new(server_clock),
+                    listener,
+                )
+                .await
+                {
+                    Ok(app) => app,
+                    Err(e) => {
+                        let _ = state_tx.send(Err(e.to_string()));
+                        return;
+                    }
+                };
+                let _ = state_tx.send(Ok(app.state().clone()));
+                let _ = app
+                    .run_until(async move {
+                        let _ = stop_rx.await;
+                    })
+                    .await;
+            });
+        });
+        let state = tokio::task::spawn_blocking(move || state_rx.recv())
             .await
+            .expect("join")
+            .expect("server thread")
             .expect("build app");
-        let state = app.state().clone();
-        tokio::spawn(app.run_until_stopped());
         let no_redirects =
             || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         Self {
+            server: Some((stop_tx, thread)),
             issuer: format!("http://{addr}"),
             browser: no_redirects().cookie_store(true).build().expect("browser"),
             http: no_redirects().build().expect("http"),
@@ -337,6 +378,16 @@ impl TestApp {
             .into_iter()
             .filter(|e| e.event == event)
             .collect()
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        // Stop the server and let its pool close before the database (schema) is dropped.
+        if let Some((stop, thread)) = self.server.take() {
+            let _ = stop.send(());
+            let _ = thread.join();
+        }
     }
 }
 

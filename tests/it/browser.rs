@@ -1,0 +1,148 @@
+//! Real browser flows in headless Chromium.
+
+use ally_idp::{
+    access::{
+        clients::{self, AccessPolicy, GrantType, NewClient},
+        staff::{self, StaffRole},
+    },
+    audit::{Actor, RequestContext},
+    crypto::keyring::Alg,
+};
+use axum::{Router, extract::RawQuery, routing::get};
+
+use crate::helpers::{PASSWORD, PKCE_CHALLENGE, PKCE_VERIFIER, TestApp, browser::Browser, param};
+
+/// A stand-in application: it only shows that the browser arrived with a code.
+async fn spawn_app_receiver() -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let router = Router::new().route(
+        "/callback",
+        get(|RawQuery(q): RawQuery| async move {
+            let has_code = q.unwrap_or_default().contains("code=");
+            axum::response::Html(format!(
+                "<h1>{}</h1>",
+                if has_code {
+                    "Welcome to SmartAuction"
+                } else {
+                    "SmartAuction: sign-in failed"
+                }
+            ))
+        }),
+    );
+    tokio::spawn(async move { axum::serve(listener, router).await });
+    format!("http://{addr}")
+}
+
+#[tokio::test]
+async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_application() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_app_receiver().await;
+    let redirect = format!("{rp}/callback");
+    let secret = clients::register(
+        &app.state.db,
+        &app.state.tokens,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        NewClient {
+            client_id: "smartauction".into(),
+            name: "SmartAuction".into(),
+            redirect_uris: vec![redirect.clone()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+            id_token_alg: Alg::Es256,
+            public: false,
+            third_party: false,
+            access_policy: AccessPolicy::GrantRequired,
+            service_scopes: vec![],
+            secret: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    app.add_user("bob").await;
+    app.add_user("root").await;
+    staff::add_role(
+        &app.state.db,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        "root",
+        StaffRole::Admin,
+        None,
+    )
+    .await
+    .unwrap();
+    let authorize = format!(
+        "{}/authorize?client_id=smartauction&response_type=code&scope=openid%20profile&state=s1&redirect_uri={}&code_challenge={PKCE_CHALLENGE}&code_challenge_method=S256",
+        app.issuer,
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+
+    // Bob signs in, has no access, and asks for it.
+    let bob = Browser::launch().await;
+    bob.goto(&authorize).await;
+    bob.wait_for_text("to continue to").await;
+    bob.screenshot("01-login").await;
+    bob.fill("username", "bob").await;
+    bob.fill("password", PASSWORD).await;
+    bob.click("button[type=submit]").await;
+    bob.wait_for_text("have access to SmartAuction").await;
+    bob.fill("reason", "I buy cars at auction for the dealership")
+        .await;
+    bob.screenshot("02-access-request").await;
+    bob.click("button[value=request]").await;
+    bob.wait_for_text("Request sent").await;
+
+    // An administrator signs in to the console and approves it with a role.
+    let admin = Browser::launch().await;
+    admin.goto(&format!("{}/admin/requests", app.issuer)).await;
+    admin.wait_for_text("Sign in").await;
+    admin.fill("username", "root").await;
+    admin.fill("password", PASSWORD).await;
+    admin.click("button[type=submit]").await;
+    admin.wait_for_text("I buy cars at auction").await;
+    admin.screenshot("03-admin-queue").await;
+    admin.fill("roles-1", "buyer").await;
+    admin.click("form[action$='/approve'] button").await;
+    admin.wait_for_text("Request approved").await;
+    admin.screenshot("04-admin-approved").await;
+    admin
+        .goto(&format!("{}/admin/accounts?q=bob", app.issuer))
+        .await;
+    admin.click("td a").await;
+    admin.wait_for_text("Application access").await;
+    admin.screenshot("05-admin-account").await;
+    admin.goto(&format!("{}/admin/audit", app.issuer)).await;
+    admin.wait_for_text("access_request.approved").await;
+    admin.screenshot("06-admin-audit").await;
+    admin.close().await;
+
+    // Bob tries again: single sign-on, straight into the application.
+    bob.goto(&authorize).await;
+    bob.wait_for_text("Welcome to SmartAuction").await;
+    let landed = bob.url().await;
+    assert!(landed.as_str().starts_with(&redirect));
+    assert_eq!(param(&landed, "state").as_deref(), Some("s1"));
+    let code = param(&landed, "code").unwrap();
+    bob.close().await;
+
+    let r = app
+        .post_as(
+            "/token",
+            "smartauction",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await;
+    let tokens: serde_json::Value = r.json().await.unwrap();
+    let claims = crate::access::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
+}
