@@ -338,6 +338,21 @@ async fn grant_expiry_is_honoured_without_waiting() {
         0
     );
     app.advance(3601);
+    let r: serde_json::Value = app
+        .post_as(
+            "/introspect",
+            "dealer",
+            &dealer_secret,
+            &[("token", t["refresh_token"].as_str().unwrap())],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        r["active"], true,
+        "the refresh token itself is still valid..."
+    );
     let rt = t["refresh_token"].as_str().unwrap();
     let r = app
         .post_as(

@@ -151,6 +151,17 @@ async fn every_admin_route_refuses_non_staff() {
             );
         }
     }
+    // The same person's token works once they are made a staff member: roles are checked
+    // at call time, not baked into the token.
+    make_staff(&app, "mallory", staff::StaffRole::Admin, None).await;
+    let r = anon
+        .get(app.url("/api/v1/clients"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()[header::CACHE_CONTROL], "no-store");
     // The OpenAPI document is public and parses.
     let doc: serde_json::Value = anon
         .get(app.url("/api/v1/openapi.json"))

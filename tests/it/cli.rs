@@ -353,7 +353,7 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
         .env("DATABASE_URL", &cli.db.url)
         .env("ALLY_IDP_PASSWORD_HASHING__MEMORY_KIB", "64")
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::piped())
         .kill_on_drop(true)
         .spawn()
         .unwrap();
@@ -425,6 +425,16 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
         .unwrap();
     assert_eq!(crate::helpers::location(&r), "/", "demo user signs in");
     child.kill().await.ok();
+    // The card portal is open; the dealer applications need a grant.
+    let list = stdout(&cli.run(&["client", "list"], None));
+    for line in list.lines().skip(1) {
+        let expected = if line.starts_with("card-portal") {
+            "open"
+        } else {
+            "grant_required"
+        };
+        assert!(line.split_whitespace().nth(2) == Some(expected), "{line}");
+    }
 }
 
 #[test]
