@@ -61,6 +61,14 @@ struct Notice {
 }
 
 impl Notice {
+    /// The success message named by `?done=` after a redirect.
+    fn done(q: &DoneQuery) -> Self {
+        Self {
+            ok: done_message(q.done.as_deref()),
+            error: None,
+        }
+    }
+
     fn error(e: impl std::fmt::Display) -> Self {
         Self {
             ok: None,
@@ -116,6 +124,11 @@ fn render(
     };
     let page = Page::render(&state.templates, name, ctx)?.status(status);
     Ok((csrf.jar(), page).into_response())
+}
+
+/// A time as staff read it.
+fn when(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
 fn back(path: &str, done: &str) -> Response {
@@ -191,10 +204,7 @@ async fn clients_get(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let notice = Notice {
-        ok: done_message(q.done.as_deref()),
-        error: None,
-    };
+    let notice = Notice::done(&q);
     render_clients(&state, csrf, &p, notice, StatusCode::OK).await
 }
 
@@ -298,10 +308,7 @@ async fn client_get(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let notice = Notice {
-        ok: done_message(q.done.as_deref()),
-        error: None,
-    };
+    let notice = Notice::done(&q);
     render_client(&state, csrf, &p, &id, notice, StatusCode::OK).await
 }
 
@@ -466,15 +473,15 @@ async fn render_account(
         .map(|g| {
             let roles: Vec<String> = serde_json::from_value(g.roles.clone()).unwrap_or_default();
             context! { client_id => g.client_id.clone(), roles => roles.join(", "), status => grant_status(g, now),
-                       expires_at => g.expires_at.map(|e| e.format("%Y-%m-%d %H:%M UTC").to_string()) }
+                       expires_at => g.expires_at.map(when) }
         })
         .collect();
     let sessions: Vec<Value> = store::sessions::live_for_account(&state.db, id, now)
         .await?
         .into_iter()
         .map(|s| {
-            context! { started => s.created_at.format("%Y-%m-%d %H:%M UTC").to_string(),
-            last_seen => s.last_seen_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            context! { started => when(s.created_at),
+            last_seen => when(s.last_seen_at),
             ip => s.client_ip, agent => s.user_agent }
         })
         .collect();
@@ -490,7 +497,7 @@ async fn render_account(
     let ctx = context! {
         account => context! { id => a.id, username => a.username, email => a.email, status => a.status, org => org,
                               name => format!("{} {}", a.given_name.unwrap_or_default(), a.family_name.unwrap_or_default()).trim().to_owned(),
-                              last_login => a.last_login_at.map(|t| t.format("%Y-%m-%d %H:%M UTC").to_string()) },
+                              last_login => a.last_login_at.map(when) },
         grants => grants, sessions => sessions, grantable => grantable, can_grant => p.is_admin(),
     };
     render(state, csrf, p, "admin/account.html", ctx, notice, status)
@@ -506,10 +513,7 @@ async fn account_get(
     if !p.can_view_accounts() {
         return Ok(forbidden_page());
     }
-    let notice = Notice {
-        ok: done_message(q.done.as_deref()),
-        error: None,
-    };
+    let notice = Notice::done(&q);
     render_account(&state, csrf, &p, &id, notice, StatusCode::OK).await
 }
 
@@ -653,7 +657,7 @@ async fn render_requests(
         let account = store::accounts::find_by_id(&state.db, &r.account_id).await?;
         let client = clients::find(&state.db, &r.client_id).await?;
         rows.push(context! {
-            id => r.id, reason => r.reason, filed => r.filed_at.format("%Y-%m-%d %H:%M UTC").to_string(),
+            id => r.id, reason => r.reason, filed => when(r.filed_at),
             username => account.as_ref().map(|a| a.username.clone()), email => account.map(|a| a.email),
             application => client.map_or(r.client_id.clone(), |c| c.name),
         });
@@ -678,10 +682,7 @@ async fn requests_get(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let notice = Notice {
-        ok: done_message(q.done.as_deref()),
-        error: None,
-    };
+    let notice = Notice::done(&q);
     render_requests(&state, csrf, &p, notice, StatusCode::OK).await
 }
 
