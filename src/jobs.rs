@@ -7,15 +7,27 @@ use sea_orm::TransactionTrait;
 
 use crate::{access::grants, audit::RequestContext, state::AppState};
 
-/// How often the jobs run.
+/// How often the slow jobs run.
 const PERIOD: Duration = Duration::from_secs(60);
+/// How often queued e-mail is delivered.
+const MAIL_PERIOD: Duration = Duration::from_secs(5);
 
 pub async fn run(state: AppState) {
-    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + PERIOD, PERIOD);
+    let start = tokio::time::Instant::now();
+    let mut slow = tokio::time::interval_at(start + PERIOD, PERIOD);
+    let mut mail = tokio::time::interval_at(start + MAIL_PERIOD, MAIL_PERIOD);
     loop {
-        tick.tick().await;
-        if let Err(e) = record_grant_expiries(&state).await {
-            tracing::warn!(error = %e, "recording grant expiries failed; will retry");
+        tokio::select! {
+            _ = slow.tick() => {
+                if let Err(e) = record_grant_expiries(&state).await {
+                    tracing::warn!(error = %e, "recording grant expiries failed; will retry");
+                }
+            }
+            _ = mail.tick() => {
+                if let Err(e) = state.mailer.deliver_due(&state.db, state.clock.now()).await {
+                    tracing::warn!(error = %e, "e-mail delivery pass failed; will retry");
+                }
+            }
         }
     }
 }

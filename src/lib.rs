@@ -15,6 +15,7 @@ pub mod crypto;
 pub mod demo;
 pub mod error;
 pub mod jobs;
+pub mod mail;
 pub mod oidc;
 pub mod startup;
 pub mod state;

@@ -76,10 +76,15 @@ impl Application {
             store::db::connect_and_migrate(&config.database_url, config.database_max_connections)
                 .await?;
         let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
+        let templates = Arc::new(Templates::new()?);
         let state = AppState {
             discovery: discovery::document(&config.issuer),
             passwords: PasswordHasher::new(&config.password_hashing)?,
-            templates: Arc::new(Templates::new()?),
+            mailer: Arc::new(crate::mail::Mailer::from_config(
+                &config,
+                templates.clone(),
+            )?),
+            templates,
             tokens: secrets.tokens,
             secrets: Arc::new(secrets.keys),
             keyring,

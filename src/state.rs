@@ -25,6 +25,7 @@ pub struct AppState {
     pub passwords: PasswordHasher,
     pub templates: Arc<Templates>,
     pub clock: Arc<dyn Clock>,
+    pub mailer: Arc<crate::mail::Mailer>,
     /// The discovery document, serialised once at start-up.
     pub discovery: Bytes,
 }

@@ -5,6 +5,7 @@ pub use sea_orm_migration::prelude::*;
 
 mod m20261122_000001_core;
 mod m20261122_000002_access;
+mod m20261122_000003_mail;
 
 pub struct Migrator;
 
@@ -14,6 +15,7 @@ impl MigratorTrait for Migrator {
         vec![
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_access::Migration),
+            Box::new(m20261122_000003_mail::Migration),
         ]
     }
 }

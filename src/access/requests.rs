@@ -112,6 +112,37 @@ async fn pending_for(
     Ok(r)
 }
 
+/// Tells the requester the decision by e-mail (queued in the same transaction).
+async fn notify(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    r: &entity::access_request::Model,
+    approved: bool,
+    reason: Option<&str>,
+) -> Result<(), RequestError> {
+    let Some(account) = store::accounts::find_by_id(c, &r.account_id).await? else {
+        return Ok(());
+    };
+    let application = store::clients::find(c, &r.client_id)
+        .await?
+        .map_or_else(|| r.client_id.clone(), |m| m.name);
+    crate::mail::enqueue(
+        c,
+        now,
+        &account.email,
+        crate::mail::Template::AccessDecision,
+        serde_json::json!({
+            "name": account.given_name.unwrap_or_else(|| account.username.clone()),
+            "username": account.username,
+            "application": application,
+            "approved": approved,
+            "reason": reason,
+        }),
+    )
+    .await?;
+    Ok(())
+}
+
 /// Approves: the grant (with `roles`) is created in the same transaction.
 pub async fn approve(
     c: &impl ConnectionTrait,
@@ -139,6 +170,7 @@ pub async fn approve(
         },
     )
     .await?;
+    notify(c, now, &r, true, None).await?;
     audit::record(
         c,
         now,
@@ -166,6 +198,7 @@ pub async fn reject(
     if !store::access::decide_request(c, id, "rejected", &by, Some(&reason), now).await? {
         return Err(RequestError::AlreadyDecided);
     }
+    notify(c, now, &r, false, Some(&reason)).await?;
     audit::record(
         c,
         now,

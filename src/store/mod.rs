@@ -11,6 +11,7 @@ pub mod codes;
 pub mod consents;
 pub mod db;
 pub mod keys;
+pub mod mail;
 pub mod sessions;
 pub mod tokens;
 

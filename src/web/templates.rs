@@ -71,6 +71,18 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/audit.html"),
     ),
     (
+        "email/access_decision.subject.txt",
+        include_str!("../../templates/email/access_decision.subject.txt"),
+    ),
+    (
+        "email/access_decision.txt",
+        include_str!("../../templates/email/access_decision.txt"),
+    ),
+    (
+        "email/access_decision.html",
+        include_str!("../../templates/email/access_decision.html"),
+    ),
+    (
         "access/request.html",
         include_str!("../../templates/access/request.html"),
     ),

@@ -12,5 +12,6 @@ mod cli;
 mod discovery;
 mod login;
 mod logout;
+mod mail;
 mod rp_flow;
 mod tokens;

@@ -206,6 +206,11 @@ impl TestApp {
         }
     }
 
+    /// The provider's data directory (master key, mail outbox).
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("{}{path}", self.issuer)
     }
