@@ -520,6 +520,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     family_name: a.family_name,
                     password,
                     org_id: None,
+                    password_min_length: config.accounts.password_min_length,
                 },
             )
             .await?;

@@ -24,6 +24,7 @@ pub struct Config {
     pub data_dir: PathBuf,
     pub log: String,
     pub secrets: Secrets,
+    pub accounts: Accounts,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -68,6 +69,12 @@ pub enum SmtpSecurity {
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     pub master_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Accounts {
+    pub password_min_length: usize,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -79,6 +79,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
             family_name: Some("Demo".to_owned()),
             password: SecretString::from(password.clone()),
             org_id: None,
+            password_min_length: state.config.accounts.password_min_length,
         },
     )
     .await?;

@@ -79,6 +79,8 @@ pub struct NewUser {
     pub password: SecretString,
     /// The dealership the person works for (dealer staff only).
     pub org_id: Option<String>,
+    /// The configured minimum password length.
+    pub password_min_length: usize,
 }
 
 /// Creates an active account; returns its id (the `sub` relying parties see).
@@ -95,7 +97,11 @@ pub async fn create(
     if !valid_email(&email) {
         return Err(CreateError::InvalidEmail(email));
     }
-    password_policy::check(new.password.expose_secret(), username.as_str())?;
+    password_policy::check(
+        new.password.expose_secret(),
+        username.as_str(),
+        new.password_min_length,
+    )?;
     if store::accounts::exists_normalized(c, &username.normalized()).await? {
         return Err(CreateError::DuplicateUsername(username.0));
     }

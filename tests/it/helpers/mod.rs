@@ -263,6 +263,7 @@ impl TestApp {
                 family_name: Some("User".into()),
                 password: SecretString::from(PASSWORD),
                 org_id: None,
+                password_min_length: 12,
             },
         )
         .await
