@@ -272,6 +272,21 @@ fn user_add_reads_the_password_from_stdin_and_enforces_the_policy() {
                 "--username",
                 "bob",
                 "--email",
+                "bob@example.com",
+                "--password-stdin",
+            ],
+            Some("Qwerty123456\n"),
+        ),
+        "most common",
+    );
+    assert_fails(
+        &cli.run(
+            &[
+                "user",
+                "add",
+                "--username",
+                "bob",
+                "--email",
                 "not-an-email",
                 "--password-stdin",
             ],
