@@ -37,6 +37,7 @@ pub enum AuditEvent {
     AccessRequestRejected,
     StaffRoleAdded,
     OrganizationCreated,
+    CustomersImported,
 }
 
 impl AuditEvent {
@@ -62,6 +63,7 @@ impl AuditEvent {
             AuditEvent::AccessRequestRejected => "access_request.rejected",
             AuditEvent::StaffRoleAdded => "staff.role_added",
             AuditEvent::OrganizationCreated => "organization.created",
+            AuditEvent::CustomersImported => "customers.imported",
         }
     }
 }

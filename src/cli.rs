@@ -16,7 +16,10 @@ use crate::{
         orgs,
         staff::{self, StaffRole},
     },
-    accounts::users::{self, NewUser},
+    accounts::{
+        customers,
+        users::{self, NewUser},
+    },
     audit::Actor,
     audit::RequestContext,
     clock::{Clock, SystemClock},
@@ -64,6 +67,20 @@ pub enum Command {
     /// Read the audit log.
     #[command(subcommand)]
     Audit(AuditCommand),
+    /// Manage the customer records cardholders register against.
+    #[command(subcommand)]
+    Customers(CustomersCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum CustomersCommand {
+    /// Import (create or update) customer records from CSV with the columns card_number
+    /// and/or account_number, ssn_last4, given_name, family_name, email. Only keyed hashes of
+    /// the numbers are stored. A file with any invalid row imports nothing.
+    Import {
+        #[arg(value_name = "FILE.csv")]
+        file: PathBuf,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -528,6 +545,44 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             println!("{id}");
         }
         Command::Grant(cmd) => grant_command(&config, clock.now(), &ctx, cmd).await?,
+        Command::Customers(CustomersCommand::Import { file }) => {
+            let input = std::fs::File::open(&file)
+                .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
+            let hasher = customers::CustomerHasher::new(startup::secrets(&config)?.keys.customer);
+            let db = open_db(&config).await?;
+            let txn = db.begin().await?;
+            match customers::import_csv(
+                &txn,
+                &hasher,
+                clock.now(),
+                &ctx,
+                Actor::Cli,
+                std::io::BufReader::new(input),
+            )
+            .await
+            {
+                Ok(summary) => {
+                    txn.commit().await?;
+                    println!(
+                        "imported {}: {} created, {} updated",
+                        file.display(),
+                        summary.created,
+                        summary.updated
+                    );
+                }
+                Err(customers::ImportError::Invalid(rows)) => {
+                    for (line, reason) in rows.iter().take(100) {
+                        eprintln!("line {line}: {reason}");
+                    }
+                    anyhow::bail!(
+                        "{} invalid row(s) in {}; nothing was imported",
+                        rows.len(),
+                        file.display()
+                    );
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
         Command::Admin(AdminCommand::Add {
             username,
             role,

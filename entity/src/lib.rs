@@ -9,6 +9,7 @@ pub mod authorization_code;
 pub mod authorization_request;
 pub mod client;
 pub mod consent;
+pub mod customer;
 pub mod email_outbox;
 pub mod organization;
 pub mod refresh_token;

@@ -6,6 +6,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261122_000001_core;
 mod m20261122_000002_access;
 mod m20261122_000003_mail;
+mod m20261122_000004_customers;
 
 pub struct Migrator;
 
@@ -16,6 +17,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000001_core::Migration),
             Box::new(m20261122_000002_access::Migration),
             Box::new(m20261122_000003_mail::Migration),
+            Box::new(m20261122_000004_customers::Migration),
         ]
     }
 }

@@ -17,6 +17,8 @@ pub struct DerivedKeys {
     pub token_hash: [u8; 32],
     /// HMAC key binding CSRF form tokens to their cookie.
     pub csrf: [u8; 32],
+    /// HMAC key for customer identifiers (card and account numbers, SSN last four).
+    pub customer: [u8; 32],
 }
 
 impl std::fmt::Debug for DerivedKeys {
@@ -31,6 +33,7 @@ impl DerivedKeys {
             seal: derive(master, b"ally-idp seal v1"),
             token_hash: derive(master, b"ally-idp token-hash v1"),
             csrf: derive(master, b"ally-idp csrf v1"),
+            customer: derive(master, b"ally-idp customer v1"),
         }
     }
 }

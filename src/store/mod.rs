@@ -9,6 +9,7 @@ pub mod auth_requests;
 pub mod clients;
 pub mod codes;
 pub mod consents;
+pub mod customers;
 pub mod db;
 pub mod keys;
 pub mod mail;

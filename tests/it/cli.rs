@@ -730,3 +730,102 @@ fn grants_staff_dealerships_and_audit_export() {
         "RFC 3339",
     );
 }
+
+#[test]
+fn customers_import_stores_only_keyed_hashes_and_is_all_or_nothing() {
+    let cli = Cli::new();
+    let good = cli.dir.path().join("good.csv");
+    std::fs::write(
+        &good,
+        "card_number,account_number,ssn_last4,given_name,family_name,email\n\
+         4111 1111 1111 1111,,1234,Ann,Lee,ann@example.com\n\
+         ,9876543210,5678,Ben,Ortiz,ben@example.com\n",
+    )
+    .unwrap();
+    let o = cli.run(&["customers", "import", good.to_str().unwrap()], None);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stdout(&o).contains("2 created, 0 updated"),
+        "{}",
+        stdout(&o)
+    );
+    // Re-import updates in place.
+    std::fs::write(&good, "card_number,ssn_last4,given_name,family_name,email\n4111111111111111,1234,Ann,Lee-Smith,ann@example.com\n").unwrap();
+    let o = cli.run(&["customers", "import", good.to_str().unwrap()], None);
+    assert!(
+        stdout(&o).contains("0 created, 1 updated"),
+        "{}",
+        stdout(&o)
+    );
+
+    let bad = cli.dir.path().join("bad.csv");
+    std::fs::write(
+        &bad,
+        "card_number,account_number,ssn_last4,given_name,family_name,email\n\
+         5500000000000004,,4321,Cy,Ng,cy@example.com\n\
+         4111111111111112,,1234,Bad,Luhn,x@example.com\n\
+         ,12,1234,Short,Account,y@example.com\n",
+    )
+    .unwrap();
+    let o = cli.run(&["customers", "import", bad.to_str().unwrap()], None);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("line 3: card_number") && err.contains("line 4: account_number"),
+        "{err}"
+    );
+    assert!(
+        err.lines()
+            .last()
+            .unwrap()
+            .starts_with("error: 2 invalid row(s)"),
+        "{err}"
+    );
+    assert_fails(
+        &cli.run(&["customers", "import", "/no/such/file.csv"], None),
+        "cannot read",
+    );
+
+    // Only two records exist (the good row of the bad file was not imported), and no stored
+    // value contains a number.
+    let rows = sqlite_or_pg_dump(&cli);
+    assert_eq!(
+        rows.iter().filter(|r| r.contains("@example.com")).count(),
+        2,
+        "{rows:?}"
+    );
+    for r in &rows {
+        for secret in [
+            "4111111111111111",
+            "9876543210",
+            "1234",
+            "5678",
+            "5500000000000004",
+        ] {
+            assert!(!r.contains(secret), "{secret} stored in the clear: {r}");
+        }
+    }
+}
+
+/// Every customer row as text, from whichever database the CLI used.
+fn sqlite_or_pg_dump(cli: &Cli) -> Vec<String> {
+    let url = cli.db.url.clone();
+    std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        rt.block_on(async {
+            use sea_orm::{ConnectionTrait, Statement};
+            let db = sea_orm::Database::connect(&url).await.unwrap();
+            let rows = db
+                .query_all_raw(Statement::from_string(db.get_database_backend(), "SELECT id, card_hash, account_hash, ssn_last4_hash, given_name, family_name, email FROM customer"))
+                .await
+                .unwrap();
+            rows.iter()
+                .map(|r| {
+                    (0..7).map(|i| r.try_get_by_index::<Option<String>>(i).unwrap().unwrap_or_default()).collect::<Vec<_>>().join("|")
+                })
+                .collect()
+        })
+    })
+    .join()
+    .unwrap()
+}
