@@ -64,7 +64,7 @@ pub fn luhn_ok(d: &str) -> bool {
             }
         })
         .sum();
-    sum % 10 == 0
+    sum.is_multiple_of(10)
 }
 
 pub fn valid_card(d: &str) -> bool {
