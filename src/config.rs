@@ -25,6 +25,7 @@ pub struct Config {
     pub log: String,
     pub secrets: Secrets,
     pub accounts: Accounts,
+    pub questions: Questions,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -69,6 +70,13 @@ pub enum SmtpSecurity {
 #[serde(deny_unknown_fields)]
 pub struct Secrets {
     pub master_key: SecretString,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Questions {
+    pub challenge: Vec<String>,
+    pub helpdesk: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]

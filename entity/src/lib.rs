@@ -14,6 +14,7 @@ pub mod email_outbox;
 pub mod organization;
 pub mod refresh_token;
 pub mod revoked_access_token;
+pub mod security_answer;
 pub mod signing_key;
 pub mod sso_session;
 pub mod staff_role;

@@ -7,6 +7,7 @@ mod m20261122_000001_core;
 mod m20261122_000002_access;
 mod m20261122_000003_mail;
 mod m20261122_000004_customers;
+mod m20261122_000005_security_answers;
 
 pub struct Migrator;
 
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000002_access::Migration),
             Box::new(m20261122_000003_mail::Migration),
             Box::new(m20261122_000004_customers::Migration),
+            Box::new(m20261122_000005_security_answers::Migration),
         ]
     }
 }

@@ -4,4 +4,5 @@
 pub mod customers;
 pub mod home;
 pub mod password_policy;
+pub mod questions;
 pub mod users;

@@ -4,6 +4,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod answers;
 pub mod audit;
 pub mod auth_requests;
 pub mod clients;

@@ -13,5 +13,6 @@ mod discovery;
 mod login;
 mod logout;
 mod mail;
+mod questions;
 mod rp_flow;
 mod tokens;
