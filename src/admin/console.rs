@@ -51,6 +51,8 @@ pub fn routes(t: RouteTable) -> RouteTable {
         .post("/admin/requests/{id}/approve", request_approve_post)
         .post("/admin/requests/{id}/reject", request_reject_post)
         .get("/admin/audit", audit_get)
+        .get("/admin/dealerships", dealerships_get)
+        .post("/admin/dealerships", dealerships_post)
 }
 
 /// A one-line outcome shown at the top of a page.
@@ -92,6 +94,7 @@ fn done_message(code: Option<&str>) -> Option<String> {
         "revoked" => "Access revoked.",
         "approved" => "Request approved; access granted.",
         "rejected" => "Request rejected.",
+        "dealership" => "Dealership added.",
         _ => return None,
     };
     Some(m.to_owned())
@@ -100,6 +103,7 @@ fn done_message(code: Option<&str>) -> Option<String> {
 fn nav(p: &Principal) -> Value {
     context! {
         clients => p.is_admin(),
+        dealerships => p.is_admin(),
         accounts => p.can_view_accounts(),
         requests => p.can_review_requests(),
         audit => p.is_admin(),
@@ -820,4 +824,79 @@ async fn audit_get(
         notice,
         StatusCode::OK,
     )
+}
+
+// ----- dealerships (admin only) -----
+
+async fn render_dealerships(
+    state: &AppState,
+    csrf: Csrf,
+    p: &Principal,
+    notice: Notice,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let rows: Vec<Value> = store::access::list_orgs(&state.db)
+        .await?
+        .into_iter()
+        .map(|o| context! { pdn => o.pdn, name => o.name, active => o.active, created => when(o.created_at) })
+        .collect();
+    render(
+        state,
+        csrf,
+        p,
+        "admin/dealerships.html",
+        context! { dealerships => rows },
+        notice,
+        status,
+    )
+}
+
+async fn dealerships_get(
+    State(state): State<AppState>,
+    Staff(p): Staff,
+    csrf: Csrf,
+    Query(q): Query<DoneQuery>,
+) -> Result<Response, AppError> {
+    if !p.is_admin() {
+        return Ok(forbidden_page());
+    }
+    render_dealerships(&state, csrf, &p, Notice::done(&q), StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DealershipForm {
+    pdn: String,
+    name: String,
+}
+
+async fn dealerships_post(
+    State(state): State<AppState>,
+    Staff(p): Staff,
+    ctx: RequestContext,
+    csrf: Csrf,
+    CsrfForm(f): CsrfForm<DealershipForm>,
+) -> Result<Response, AppError> {
+    if !p.is_admin() {
+        return Ok(forbidden_page());
+    }
+    let txn = state.db.begin().await?;
+    match crate::access::orgs::add(&txn, state.clock.now(), &ctx, p.actor(), &f.pdn, &f.name).await
+    {
+        Ok(_) => {
+            txn.commit().await?;
+            Ok(back("/admin/dealerships", "dealership"))
+        }
+        Err(crate::access::orgs::OrgError::Db(e)) => Err(e.into()),
+        Err(e) => {
+            render_dealerships(
+                &state,
+                csrf,
+                &p,
+                Notice::error(e),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await
+        }
+    }
 }

@@ -67,6 +67,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/admin/requests.html"),
     ),
     (
+        "admin/dealerships.html",
+        include_str!("../../templates/admin/dealerships.html"),
+    ),
+    (
         "admin/audit.html",
         include_str!("../../templates/admin/audit.html"),
     ),

@@ -439,6 +439,41 @@ async fn admin_console_manages_clients_grants_and_the_queue_with_one_audit_event
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
+    // Dealerships: add one; a bad PDN re-renders and writes nothing.
+    let r = admin
+        .post(app.url("/admin/dealerships"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("pdn", "1234"),
+            ("name", "Short Motors"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(r.text().await.unwrap().contains("exactly 5 digits"));
+    let r = admin
+        .post(app.url("/admin/dealerships"))
+        .form(&[
+            ("csrf", csrf.as_str()),
+            ("pdn", "54321"),
+            ("name", "Main Street Motors"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(location(&r), "/admin/dealerships?done=dealership");
+    assert_eq!(app.audit_events("organization.created").await.len(), 1);
+    let page = admin
+        .get(app.url("/admin/dealerships"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("54321") && page.contains("Main Street Motors"));
+
     // Search and the audit log.
     let found = admin
         .get(app.url("/admin/accounts?q=BOB"))
@@ -545,7 +580,7 @@ async fn dealer_admins_see_and_decide_only_their_dealership() {
         .await
         .unwrap();
     assert!(!found.contains(&ben));
-    for forbidden in ["/admin/clients", "/admin/audit"] {
+    for forbidden in ["/admin/clients", "/admin/audit", "/admin/dealerships"] {
         assert_eq!(
             b.get(app.url(forbidden)).send().await.unwrap().status(),
             StatusCode::FORBIDDEN,
