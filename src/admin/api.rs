@@ -3,6 +3,7 @@
 
 use axum::{
     Json,
+    extract::FromRequest,
     extract::{Path, Query, State},
     http::{HeaderValue, StatusCode, header},
     response::{IntoResponse, Response},
@@ -129,21 +130,31 @@ pub struct CreateClient {
     allowed_scopes: Vec<String>,
 }
 
-fn json_body<T>(
-    body: Result<Json<T>, axum::extract::rejection::JsonRejection>,
-) -> Result<T, ApiError> {
-    body.map(|Json(v)| v)
-        .map_err(|e| ApiError::invalid(e.body_text()))
+/// A JSON body whose rejection (wrong content type, malformed JSON, unknown field) is an
+/// `invalid_input` API error rather than axum's plain-text response.
+pub struct ApiJson<T>(pub T);
+
+impl<T: serde::de::DeserializeOwned> FromRequest<AppState> for ApiJson<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(
+        req: axum::extract::Request,
+        state: &AppState,
+    ) -> Result<Self, Self::Rejection> {
+        Json::<T>::from_request(req, state)
+            .await
+            .map(|Json(v)| ApiJson(v))
+            .map_err(|e| ApiError::invalid(e.body_text()))
+    }
 }
 
 async fn clients_create(
     State(state): State<AppState>,
     caller: ApiCaller,
     ctx: RequestContext,
-    body: Result<Json<CreateClient>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<CreateClient>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let b = json_body(body)?;
     let grant_types = match b.grant_types {
         None => vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
         Some(g) => g
@@ -230,10 +241,9 @@ async fn client_patch(
     caller: ApiCaller,
     ctx: RequestContext,
     Path(id): Path<String>,
-    body: Result<Json<PatchClient>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<PatchClient>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let b = json_body(body)?;
     let c = clients::find(&state.db, &id)
         .await
         .map_err(ApiError::internal)?
@@ -399,10 +409,9 @@ async fn grants_create(
     State(state): State<AppState>,
     caller: ApiCaller,
     ctx: RequestContext,
-    body: Result<Json<CreateGrant>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<CreateGrant>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let b = json_body(body)?;
     let now = state.clock.now();
     let txn = state.db.begin().await?;
     grants::add(
@@ -503,12 +512,11 @@ async fn request_approve(
     caller: ApiCaller,
     ctx: RequestContext,
     Path(id): Path<String>,
-    body: Result<Json<Decision>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<Decision>,
 ) -> ApiResult {
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let b = json_body(body)?;
     let txn = state.db.begin().await?;
     requests::approve(&txn, state.clock.now(), &ctx, &caller.0, &id, b.roles)
         .await
@@ -522,12 +530,11 @@ async fn request_reject(
     caller: ApiCaller,
     ctx: RequestContext,
     Path(id): Path<String>,
-    body: Result<Json<Decision>, axum::extract::rejection::JsonRejection>,
+    ApiJson(b): ApiJson<Decision>,
 ) -> ApiResult {
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let b = json_body(body)?;
     let txn = state.db.begin().await?;
     requests::reject(
         &txn,
