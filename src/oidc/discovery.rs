@@ -59,10 +59,6 @@ fn public_json(body: Bytes) -> Response {
                 header::CACHE_CONTROL,
                 HeaderValue::from_static("public, max-age=300"),
             ),
-            (
-                header::ACCESS_CONTROL_ALLOW_ORIGIN,
-                HeaderValue::from_static("*"),
-            ),
         ],
         body,
     )

@@ -20,11 +20,33 @@ use axum::{Router, routing::get, routing::post};
 
 use crate::state::AppState;
 
+/// CORS for the endpoints browser-based applications call directly (discovery, JWKS, token,
+/// UserInfo, revocation, introspection). They take credentials in headers or the body, never
+/// cookies, so any origin may call them and credentialed CORS is never allowed. The pages
+/// (authorize, login, consent, logout) are navigations and get no CORS at all.
+fn api_cors() -> tower_http::cors::CorsLayer {
+    use axum::http::{Method, header};
+    tower_http::cors::CorsLayer::new()
+        .allow_origin(tower_http::cors::Any)
+        .allow_methods([Method::GET, Method::POST])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .max_age(std::time::Duration::from_secs(3600))
+}
+
 pub fn routes() -> Router<AppState> {
-    Router::new()
+    let api = Router::new()
         .route(endpoints::DISCOVERY, get(discovery::discovery_get))
         .route(endpoints::AS_METADATA, get(discovery::discovery_get))
         .route(endpoints::JWKS, get(discovery::jwks_get))
+        .route(endpoints::TOKEN, post(token::token_post))
+        .route(
+            endpoints::USERINFO,
+            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
+        )
+        .route(endpoints::INTROSPECT, post(introspect::introspect_post))
+        .route(endpoints::REVOKE, post(revoke::revoke_post))
+        .layer(api_cors());
+    Router::new()
         .route(
             endpoints::AUTHORIZE,
             get(authorize::authorize_get).post(authorize::authorize_post),
@@ -33,15 +55,9 @@ pub fn routes() -> Router<AppState> {
             endpoints::CONSENT,
             get(consent::consent_get).post(consent::consent_post),
         )
-        .route(endpoints::TOKEN, post(token::token_post))
-        .route(
-            endpoints::USERINFO,
-            get(userinfo::userinfo_get).post(userinfo::userinfo_post),
-        )
-        .route(endpoints::INTROSPECT, post(introspect::introspect_post))
-        .route(endpoints::REVOKE, post(revoke::revoke_post))
         .route(
             endpoints::END_SESSION,
             get(end_session::end_session_get).post(end_session::end_session_post),
         )
+        .merge(api)
 }

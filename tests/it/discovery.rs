@@ -116,3 +116,64 @@ async fn unknown_paths_are_404_pages_with_security_headers() {
     );
     assert!(r.headers().contains_key("x-request-id"));
 }
+
+#[tokio::test]
+async fn browser_applications_may_call_the_protocol_endpoints_cross_origin() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/token",
+        "/userinfo",
+        "/revoke",
+        "/introspect",
+        "/jwks",
+        "/.well-known/openid-configuration",
+    ] {
+        let r = app
+            .http
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header(header::ORIGIN, "https://spa.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .header(
+                header::ACCESS_CONTROL_REQUEST_HEADERS,
+                "authorization,content-type",
+            )
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "preflight {path}: {}", r.status());
+        assert_eq!(
+            r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN],
+            "*",
+            "{path}"
+        );
+        assert!(
+            r.headers()
+                .get(header::ACCESS_CONTROL_ALLOW_CREDENTIALS)
+                .is_none(),
+            "never credentialed"
+        );
+    }
+    // Actual responses (errors included) carry the header too.
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .header(header::ORIGIN, "https://spa.example")
+        .form(&[("grant_type", "x")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.headers()[header::ACCESS_CONTROL_ALLOW_ORIGIN], "*");
+    // Pages are not CORS resources.
+    let r = app
+        .http
+        .get(app.url("/login"))
+        .header(header::ORIGIN, "https://spa.example")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.headers()
+            .get(header::ACCESS_CONTROL_ALLOW_ORIGIN)
+            .is_none()
+    );
+}
