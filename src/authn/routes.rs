@@ -159,6 +159,26 @@ pub struct LoginForm {
     csrf: String,
 }
 
+/// What the sign-in page says for each failure. Status messages are shown only after the
+/// password checked out (see `login::authenticate`), so they reveal nothing to a guesser.
+fn login_error_message(e: LoginError) -> Result<&'static str, AppError> {
+    Ok(match e {
+        LoginError::InvalidCredentials | LoginError::NotActive(AccountStatus::Active) => {
+            INVALID_CREDENTIALS
+        }
+        LoginError::NotActive(AccountStatus::PendingApproval) => {
+            "Your registration is being reviewed. You will receive an e-mail when it is approved."
+        }
+        LoginError::NotActive(AccountStatus::Locked) => {
+            "Your online access is locked. Please call the help desk."
+        }
+        LoginError::NotActive(AccountStatus::Deactivated) => {
+            "Your user ID is deactivated. Please request reactivation."
+        }
+        LoginError::Internal(e) => return Err(AppError::Internal(e)),
+    })
+}
+
 /// The one message for a wrong user ID or password: it must not say which was wrong.
 const INVALID_CREDENTIALS: &str = "The user ID or password is incorrect. Passwords are case sensitive: check that Caps Lock is off.";
 
@@ -208,32 +228,17 @@ async fn login_post(
         Err(e) => {
             // The failure is audited even though nothing else changes.
             txn.commit().await?;
-            view.error = Some(match e {
-                LoginError::InvalidCredentials => INVALID_CREDENTIALS,
-                LoginError::NotActive(AccountStatus::PendingApproval) => {
-                    "Your registration is being reviewed. You will receive an e-mail when it is approved."
-                }
-                LoginError::NotActive(AccountStatus::Locked) => {
-                    "Your online access is locked. Please call the help desk."
-                }
-                LoginError::NotActive(AccountStatus::Deactivated) => {
-                    "Your user ID is deactivated. Please request reactivation."
-                }
-                LoginError::NotActive(AccountStatus::Active) => INVALID_CREDENTIALS,
-                LoginError::Internal(e) => return Err(AppError::Internal(e)),
-            });
+            view.error = Some(login_error_message(e)?);
             return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    // A new sign-in replaces whatever session this browser had.
-    if let Some(old) = current_session(&state, &jar, now).await? {
-        session::end(&txn, now, &old.id).await?;
-    }
-    let (sso, token) = session::start(
+    let previous = current_session(&state, &jar, now).await?;
+    let (sso, token) = session::replace(
         &txn,
         &state.tokens,
         now,
         &ctx,
+        previous.as_ref(),
         session::Authenticated {
             account_id: &account.id,
             amr: &["pwd"],

@@ -73,6 +73,23 @@ pub async fn start(
     Ok((SsoSession::from_model(m), token))
 }
 
+/// Starts a session, ending the one the browser had: a new sign-in replaces it (and its
+/// non-offline tokens), so two accounts never share one browser session.
+pub async fn replace(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    previous: Option<&SsoSession>,
+    who: Authenticated<'_>,
+    lifetime: Duration,
+) -> Result<(SsoSession, String), DbErr> {
+    if let Some(old) = previous {
+        end(c, now, &old.id).await?;
+    }
+    start(c, hasher, now, ctx, who, lifetime).await
+}
+
 /// The live session behind a cookie value, if any.
 pub async fn resume(
     c: &impl ConnectionTrait,

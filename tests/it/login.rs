@@ -222,3 +222,40 @@ async fn static_assets_are_served_with_cache_headers() {
         StatusCode::NOT_FOUND
     );
 }
+
+#[tokio::test]
+async fn signing_in_again_replaces_the_browsers_session() {
+    let app = setup().await;
+    app.add_user("bob").await;
+    let r = app.submit_login("/login", "alice", PASSWORD).await;
+    assert_eq!(location(&r), "/");
+    let r = app.submit_login("/login", "bob", PASSWORD).await;
+    assert_eq!(location(&r), "/");
+    let home = app
+        .browser
+        .get(app.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(home.contains("bob") && !home.contains("alice"));
+    use sea_orm::{ConnectionTrait, Statement};
+    let live = app
+        .state
+        .db
+        .query_one_raw(Statement::from_string(
+            app.state.db.get_database_backend(),
+            "SELECT COUNT(*) AS n FROM sso_session WHERE ended_at IS NULL",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get::<i64>("", "n")
+        .unwrap();
+    assert_eq!(
+        live, 1,
+        "alice's session ended when bob signed in on the same browser"
+    );
+}
