@@ -3,8 +3,14 @@
 // through the CLI. Any failed check throws or exits non-zero. Run by tests/interop/run.sh.
 import * as client from 'openid-client'
 
+let passed = 0
 function check(ok, what) {
-  if (!ok) { console.error('FAILED:', what); process.exit(1) }
+  if (!ok) {
+    console.error('FAILED:', what)
+    console.log(`interop: ${passed} passed, 1 failed`)
+    process.exit(1)
+  }
+  passed += 1
   console.log('ok:', what)
 }
 
@@ -59,3 +65,4 @@ check(cc.access_token && cc.expires_in > 0, 'client_credentials')
 const end = client.buildEndSessionUrl(config, { id_token_hint: tokens.id_token, post_logout_redirect_uri: 'http://localhost:5555/', state: 'bye' })
 r = await browse(end.href)
 check(r.status === 303 && r.headers.get('location') === 'http://localhost:5555/?state=bye', 'RP-initiated logout redirects with state')
+console.log(`interop: ${passed} passed, 0 failed`)
