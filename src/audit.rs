@@ -38,6 +38,7 @@ pub enum AuditEvent {
     StaffRoleAdded,
     OrganizationCreated,
     CustomersImported,
+    TermsAccepted,
 }
 
 impl AuditEvent {
@@ -64,6 +65,7 @@ impl AuditEvent {
             AuditEvent::StaffRoleAdded => "staff.role_added",
             AuditEvent::OrganizationCreated => "organization.created",
             AuditEvent::CustomersImported => "customers.imported",
+            AuditEvent::TermsAccepted => "terms.accepted",
         }
     }
 }

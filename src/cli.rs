@@ -250,6 +250,10 @@ pub struct ClientAddArgs {
     /// A scope beyond the user scopes the client may be issued (repeatable): ally:admin.
     #[arg(long = "allowed-scope")]
     pub allowed_scopes: Vec<String>,
+    /// A text file of terms people must accept before first use (shown once, re-shown when
+    /// the text changes).
+    #[arg(long, value_name = "FILE")]
+    pub terms_file: Option<PathBuf>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -477,6 +481,13 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     AccessArg::GrantRequired => AccessPolicy::GrantRequired,
                 },
                 service_scopes: a.allowed_scopes,
+                terms: match &a.terms_file {
+                    Some(f) => Some(
+                        std::fs::read_to_string(f)
+                            .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", f.display()))?,
+                    ),
+                    None => None,
+                },
                 secret,
             };
             let secrets = startup::secrets(&config)?;

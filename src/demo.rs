@@ -25,6 +25,12 @@ pub const APPS: [(&str, &str, u16); 4] = [
 
 pub const DEMO_USERNAME: &str = "demo";
 
+/// Demo terms for SmartAuction, accepted once on first use.
+pub const SMARTAUCTION_TERMS: &str = "SmartAuction Terms of Use (demo)\n\n\
+1. Bids placed in SmartAuction are binding offers made on behalf of your dealership.\n\
+2. Vehicle condition reports are provided as-is; inspect before you bid where possible.\n\
+3. Keep your user ID and password to yourself: you are responsible for activity under them.";
+
 pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     if store::clients::find(&state.db, APPS[0].0).await?.is_some() {
         eprintln!("demo data already present (its secrets were printed when it was created)");
@@ -56,6 +62,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
                     AccessPolicy::GrantRequired
                 },
                 service_scopes: vec![],
+                terms: (id == "smartauction").then(|| SMARTAUCTION_TERMS.to_owned()),
                 secret: None,
             },
         )

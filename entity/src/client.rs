@@ -15,6 +15,7 @@ pub struct Model {
     pub id_token_alg: String,
     pub access_policy: String,
     pub service_scopes: String,
+    pub terms: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

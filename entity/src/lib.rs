@@ -18,4 +18,5 @@ pub mod security_answer;
 pub mod signing_key;
 pub mod sso_session;
 pub mod staff_role;
+pub mod terms_acceptance;
 pub mod token_family;

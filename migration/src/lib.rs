@@ -8,6 +8,7 @@ mod m20261122_000002_access;
 mod m20261122_000003_mail;
 mod m20261122_000004_customers;
 mod m20261122_000005_security_answers;
+mod m20261122_000006_terms;
 
 pub struct Migrator;
 
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000003_mail::Migration),
             Box::new(m20261122_000004_customers::Migration),
             Box::new(m20261122_000005_security_answers::Migration),
+            Box::new(m20261122_000006_terms::Migration),
         ]
     }
 }

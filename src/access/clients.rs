@@ -78,9 +78,22 @@ pub struct Client {
     pub access_policy: AccessPolicy,
     /// Scopes beyond the user scopes this client may be issued (e.g. `ally:admin`).
     pub service_scopes: Vec<String>,
+    /// Terms a person must accept before first use (SmartAuction), if any.
+    pub terms: Option<String>,
 }
 
 impl Client {
+    /// Identifies the text of the terms: changed terms are a new version, asked again.
+    pub fn terms_version(&self) -> Option<String> {
+        use sha2::{Digest, Sha256};
+        self.terms.as_ref().map(|t| {
+            base64::Engine::encode(
+                &base64::engine::general_purpose::URL_SAFE_NO_PAD,
+                &Sha256::digest(t.as_bytes())[..12],
+            )
+        })
+    }
+
     pub fn from_model(m: entity::client::Model) -> Result<Self, String> {
         let strings = |v: &serde_json::Value| -> Result<Vec<String>, String> {
             serde_json::from_value(v.clone()).map_err(|e| format!("client {}: {e}", m.client_id))
@@ -101,6 +114,7 @@ impl Client {
                 .filter(|s| !s.is_empty())
                 .map(str::to_owned)
                 .collect(),
+            terms: m.terms.filter(|t| !t.trim().is_empty()),
             client_id: m.client_id,
             name: m.name,
             secret_hash: m.secret_hash,
@@ -145,6 +159,8 @@ pub struct NewClient {
     pub third_party: bool,
     pub access_policy: AccessPolicy,
     pub service_scopes: Vec<String>,
+    /// Terms to accept on first use.
+    pub terms: Option<String>,
     /// A secret chosen by the operator; None generates one.
     pub secret: Option<SecretString>,
 }
@@ -299,6 +315,7 @@ pub async fn register(
             id_token_alg: new.id_token_alg.as_str().to_owned(),
             access_policy: new.access_policy.as_str().to_owned(),
             service_scopes: new.service_scopes.join(" "),
+            terms: new.terms.clone().filter(|t| !t.trim().is_empty()),
             created_at: now,
             updated_at: now,
         },

@@ -7,3 +7,4 @@ pub mod orgs;
 pub mod requests;
 pub mod routes;
 pub mod staff;
+pub mod terms;

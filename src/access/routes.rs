@@ -35,7 +35,9 @@ use crate::{
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(endpoints::ACCESS, get(access_get).post(access_post))
+    Router::new()
+        .route(endpoints::ACCESS, get(access_get).post(access_post))
+        .route(endpoints::TERMS, get(terms_get).post(terms_post))
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,4 +228,105 @@ async fn access_post(
             .await
         }
     }
+}
+
+// ----- an application's terms, accepted once before first use -----
+
+async fn render_terms(
+    state: &AppState,
+    csrf: Csrf,
+    req: &str,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let pending = match flow::load(&state.db, state.clock.now(), req).await {
+        Ok(p) => p,
+        Err(FlowError::Expired) => return Ok(expired_page()),
+        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
+    };
+    let Some(client) = clients::find(&state.db, &pending.request.client_id).await? else {
+        return Ok(expired_page());
+    };
+    let page = Page::render(
+        &state.templates,
+        "access/terms.html",
+        context! { req => req, client_name => client.name, terms => client.terms, error => error, csrf => csrf.token() },
+    )?
+    .status(status)
+    .allow_form_target(&pending.request.redirect_uri);
+    Ok((csrf.jar(), page).into_response())
+}
+
+async fn terms_get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    csrf: Csrf,
+    Query(q): Query<AccessQuery>,
+) -> Result<Response, AppError> {
+    if current_session(&state, &jar, state.clock.now())
+        .await?
+        .is_none()
+    {
+        return Ok(to_login(&q.req));
+    }
+    render_terms(&state, csrf, &q.req, None, StatusCode::OK).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct TermsForm {
+    req: String,
+    decision: String,
+    csrf: String,
+}
+
+async fn terms_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<TermsForm>,
+) -> Result<Response, AppError> {
+    let now = state.clock.now();
+    let Some(session) = current_session(&state, &jar, now).await? else {
+        return Ok(to_login(&form.req));
+    };
+    if !csrf.verify(&form.csrf) {
+        return render_terms(
+            &state,
+            csrf,
+            &form.req,
+            Some("Your session on this page expired. Please try again."),
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let event = match form.decision.as_str() {
+        "accept" => Resume::AcceptedTerms,
+        "decline" => Resume::DeclinedTerms,
+        _ => {
+            return render_terms(
+                &state,
+                csrf,
+                &form.req,
+                Some("Choose I accept or Decline."),
+                StatusCode::UNPROCESSABLE_ENTITY,
+            )
+            .await;
+        }
+    };
+    let txn = state.db.begin().await?;
+    let step = flow::resume(
+        &txn,
+        &flow_deps(&state, &ctx),
+        now,
+        &form.req,
+        &session,
+        event,
+    )
+    .await;
+    if step.is_ok() {
+        txn.commit().await?;
+    }
+    Ok(step_response(step))
 }

@@ -128,6 +128,8 @@ pub struct CreateClient {
     id_token_signed_response_alg: Option<String>,
     #[serde(default)]
     allowed_scopes: Vec<String>,
+    /// Terms people must accept before first use.
+    terms: Option<String>,
 }
 
 /// A JSON body whose rejection (wrong content type, malformed JSON, unknown field) is an
@@ -187,6 +189,7 @@ async fn clients_create(
         third_party: b.third_party,
         access_policy,
         service_scopes: b.allowed_scopes,
+        terms: b.terms,
         secret: None,
     };
     let txn = state.db.begin().await?;

@@ -249,6 +249,7 @@ async fn clients_post(
         third_party: false,
         access_policy: policy(&f.access),
         service_scopes: vec![],
+        terms: None,
         secret: None,
     };
     let txn = state.db.begin().await?;

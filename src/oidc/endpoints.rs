@@ -13,6 +13,8 @@ pub const LOGIN: &str = "/login";
 pub const CONSENT: &str = "/consent";
 /// "You have no access to this application": request it, or go back.
 pub const ACCESS: &str = "/access";
+/// An application's terms, accepted once before first use.
+pub const TERMS: &str = "/terms";
 pub const ADMIN: &str = "/admin";
 pub const API: &str = "/api/v1";
 pub const HOME: &str = "/";

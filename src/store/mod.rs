@@ -15,6 +15,7 @@ pub mod db;
 pub mod keys;
 pub mod mail;
 pub mod sessions;
+pub mod terms;
 pub mod tokens;
 
 pub use sea_orm::{ConnectionTrait, DbErr};

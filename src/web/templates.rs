@@ -87,6 +87,10 @@ const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../templates/email/access_decision.html"),
     ),
     (
+        "access/terms.html",
+        include_str!("../../templates/access/terms.html"),
+    ),
+    (
         "access/request.html",
         include_str!("../../templates/access/request.html"),
     ),

@@ -427,3 +427,93 @@ async fn grant_input_is_validated() {
     );
     assert_eq!(app.count("access_grant").await, 0);
 }
+
+#[tokio::test]
+async fn application_terms_are_accepted_once_before_first_use() {
+    let app = TestApp::spawn().await;
+    app.add_client(ClientSpec {
+        terms: Some("Rule 1: bids are binding.".into()),
+        ..ClientSpec::confidential("auction")
+    })
+    .await;
+    app.add_user("alice").await;
+    let loc = start(&app, "auction", &[]).await;
+    assert!(loc.starts_with("/terms?req="), "{loc}");
+    let page = app
+        .browser
+        .get(app.url(&loc))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains("Rule 1: bids are binding.") && page.contains("I accept"));
+    let form = |decision: &str, csrf: Option<String>| {
+        let mut f = vec![
+            ("req", hidden(&page, "req").unwrap()),
+            ("decision", decision.to_owned()),
+        ];
+        if let Some(c) = csrf {
+            f.push(("csrf", c));
+        }
+        f
+    };
+    let r = app
+        .browser
+        .post(app.url("/terms"))
+        .form(&form("accept", None))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN, "CSRF is checked");
+    let r = app
+        .browser
+        .post(app.url("/terms"))
+        .form(&form("decline", hidden(&page, "csrf")))
+        .send()
+        .await
+        .unwrap();
+    let to = url::Url::parse(&location(&r)).unwrap();
+    assert_eq!(param(&to, "error").as_deref(), Some("access_denied"));
+    assert!(app.audit_events("terms.accepted").await.is_empty());
+    // Signed in but not accepted: prompt=none cannot show the terms.
+    let to = url::Url::parse(&start(&app, "auction", &[("prompt", "none")]).await).unwrap();
+    assert_eq!(param(&to, "error").as_deref(), Some("interaction_required"));
+
+    let loc = start(&app, "auction", &[]).await;
+    let page = app
+        .browser
+        .get(app.url(&loc))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let f = vec![
+        ("req", hidden(&page, "req").unwrap()),
+        ("decision", "accept".to_owned()),
+        ("csrf", hidden(&page, "csrf").unwrap()),
+    ];
+    let r = app
+        .browser
+        .post(app.url("/terms"))
+        .form(&f)
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        param(&url::Url::parse(&location(&r)).unwrap(), "code").is_some(),
+        "accepted: the code is issued"
+    );
+    assert_eq!(app.audit_events("terms.accepted").await.len(), 1);
+    // Shown once: next time straight through.
+    assert!(
+        param(
+            &url::Url::parse(&start(&app, "auction", &[]).await).unwrap(),
+            "code"
+        )
+        .is_some()
+    );
+}

@@ -56,6 +56,7 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
             third_party: false,
             access_policy: AccessPolicy::GrantRequired,
             service_scopes: vec![],
+            terms: None,
             secret: None,
         },
     )

@@ -220,6 +220,24 @@ fn client_add_prints_the_secret_once_and_rejects_bad_input() {
     );
     assert!(o.status.success());
 
+    assert_fails(
+        &cli.run(
+            &[
+                "client",
+                "add",
+                "--client-id",
+                "t",
+                "--name",
+                "T",
+                "--redirect-uri",
+                "https://t.example/cb",
+                "--terms-file",
+                "/no/such/terms.txt",
+            ],
+            None,
+        ),
+        "cannot read",
+    );
     let list = stdout(&cli.run(&["client", "list"], None));
     assert_eq!(list.lines().count(), 4, "{list}");
     assert!(

@@ -25,11 +25,29 @@ pub struct Progress<'a> {
     pub consented_by: Option<&'a str>,
 }
 
+/// What the signed-in account is entitled to with this application.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Gates {
+    /// It may use the application (open, or it holds an active grant).
+    pub access: bool,
+    /// It has accepted the application's current terms (or there are none).
+    pub terms: bool,
+}
+
+impl Gates {
+    pub const OPEN: Gates = Gates {
+        access: true,
+        terms: true,
+    };
+}
+
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     NeedLogin,
     /// Signed in, but the application needs a grant the account does not hold.
     NeedAccess,
+    /// The application's terms must be accepted first (once per version).
+    NeedTerms,
     NeedConsent,
     Issue,
     Fail(ErrorCode, &'static str),
@@ -41,7 +59,7 @@ pub fn decide(
     session: Option<SessionFacts<'_>>,
     remembered_consent: Option<&Scope>,
     progress: Progress<'_>,
-    has_access: bool,
+    gates: Gates,
     now: DateTime<Utc>,
 ) -> Decision {
     let session_ok = session.is_some_and(|s| {
@@ -66,7 +84,7 @@ pub fn decide(
     };
     // Single sign-on is not "signed in everywhere": a grant_required application gets no
     // code for an account without an active grant.
-    if !has_access {
+    if !gates.access {
         return if req.prompt.none {
             Decision::Fail(
                 ErrorCode::AccessDenied,
@@ -74,6 +92,16 @@ pub fn decide(
             )
         } else {
             Decision::NeedAccess
+        };
+    }
+    if !gates.terms {
+        return if req.prompt.none {
+            Decision::Fail(
+                ErrorCode::InteractionRequired,
+                "the application's terms must be accepted first",
+            )
+        } else {
+            Decision::NeedTerms
         };
     }
     // Consent is asked when the application asks for it, when it is a third party, and for
@@ -134,7 +162,15 @@ mod tests {
     fn no_session() {
         let r = req("openid", Prompt::default(), None);
         assert_eq!(
-            decide(&r, false, None, None, Progress::default(), true, now()),
+            decide(
+                &r,
+                false,
+                None,
+                None,
+                Progress::default(),
+                Gates::OPEN,
+                now()
+            ),
             Decision::NeedLogin
         );
         let none = Prompt {
@@ -148,7 +184,7 @@ mod tests {
                 None,
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Fail(ErrorCode::LoginRequired, "the user is not signed in")
@@ -165,7 +201,7 @@ mod tests {
                 Some(session(10)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Issue
@@ -189,7 +225,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedLogin
@@ -199,7 +235,7 @@ mod tests {
             consented_by: None,
         };
         assert_eq!(
-            decide(&r, false, Some(session(1)), None, p, true, now()),
+            decide(&r, false, Some(session(1)), None, p, Gates::OPEN, now()),
             Decision::Issue
         );
     }
@@ -214,7 +250,7 @@ mod tests {
                 Some(session(30)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Issue
@@ -226,7 +262,7 @@ mod tests {
                 Some(session(61)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedLogin
@@ -239,7 +275,7 @@ mod tests {
                 Some(session(0)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedLogin
@@ -249,7 +285,7 @@ mod tests {
             consented_by: None,
         };
         assert_eq!(
-            decide(&zero, false, Some(session(0)), None, p, true, now()),
+            decide(&zero, false, Some(session(0)), None, p, Gates::OPEN, now()),
             Decision::Issue
         );
     }
@@ -264,7 +300,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedConsent
@@ -277,7 +313,7 @@ mod tests {
                 Some(session(1)),
                 Some(&remembered),
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Issue
@@ -290,7 +326,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedConsent
@@ -310,7 +346,7 @@ mod tests {
                 Some(session(1)),
                 Some(&remembered),
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::NeedConsent
@@ -320,7 +356,15 @@ mod tests {
             consented_by: Some("a1"),
         };
         assert_eq!(
-            decide(&forced, false, Some(session(1)), None, p, true, now()),
+            decide(
+                &forced,
+                false,
+                Some(session(1)),
+                None,
+                p,
+                Gates::OPEN,
+                now()
+            ),
             Decision::Issue
         );
         let none = req(
@@ -338,7 +382,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Fail(ErrorCode::ConsentRequired, _)
@@ -349,7 +393,18 @@ mod tests {
     fn access_is_checked_after_sign_in() {
         let r = req("openid", Prompt::default(), None);
         assert_eq!(
-            decide(&r, false, None, None, Progress::default(), false, now()),
+            decide(
+                &r,
+                false,
+                None,
+                None,
+                Progress::default(),
+                Gates {
+                    access: false,
+                    terms: true
+                },
+                now()
+            ),
             Decision::NeedLogin
         );
         assert_eq!(
@@ -359,7 +414,10 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                false,
+                Gates {
+                    access: false,
+                    terms: true
+                },
                 now()
             ),
             Decision::NeedAccess
@@ -379,10 +437,70 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                false,
+                Gates {
+                    access: false,
+                    terms: true
+                },
                 now()
             ),
             Decision::Fail(ErrorCode::AccessDenied, _)
+        ));
+    }
+
+    #[test]
+    fn terms_come_after_access_and_before_consent() {
+        let r = req("openid", Prompt::default(), None);
+        let gates = Gates {
+            access: true,
+            terms: false,
+        };
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                gates,
+                now()
+            ),
+            Decision::NeedTerms
+        );
+        let both = Gates {
+            access: false,
+            terms: false,
+        };
+        assert_eq!(
+            decide(
+                &r,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                both,
+                now()
+            ),
+            Decision::NeedAccess
+        );
+        let none = req(
+            "openid",
+            Prompt {
+                none: true,
+                ..Default::default()
+            },
+            None,
+        );
+        assert!(matches!(
+            decide(
+                &none,
+                false,
+                Some(session(1)),
+                None,
+                Progress::default(),
+                gates,
+                now()
+            ),
+            Decision::Fail(ErrorCode::InteractionRequired, _)
         ));
     }
 
@@ -404,7 +522,7 @@ mod tests {
                 Some(session(1)),
                 None,
                 Progress::default(),
-                true,
+                Gates::OPEN,
                 now()
             ),
             Decision::Fail(ErrorCode::LoginRequired, _)

@@ -7,7 +7,7 @@ use sea_orm::ConnectionTrait;
 use serde::{Deserialize, Serialize};
 
 use super::{
-    decision::{Decision, Progress, SessionFacts, decide},
+    decision::{Decision, Gates, Progress, SessionFacts, decide},
     request::AuthorizationRequest,
 };
 use crate::{
@@ -37,6 +37,8 @@ pub enum Step {
     Consent(String),
     /// Show the "you have no access; request it?" screen for this pending request.
     Access(String),
+    /// Show the application's terms for this pending request.
+    Terms(String),
     /// Send the browser back to the application (with a code or an error).
     Redirect(String),
 }
@@ -81,6 +83,10 @@ pub enum Resume {
     Consented(ConsentAnswer),
     /// The user chose to go back to the application without access.
     DeclinedAccess,
+    /// The user accepted the application's terms.
+    AcceptedTerms,
+    /// The user declined the application's terms.
+    DeclinedTerms,
 }
 
 fn facts(s: &SsoSession) -> SessionFacts<'_> {
@@ -91,22 +97,23 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
     }
 }
 
-/// Whether the session's account may use the client (true when nobody is signed in yet:
-/// the question is asked again after sign-in).
-async fn may_use(
+/// What the session's account is entitled to with this client (everything when nobody is
+/// signed in yet: the question is asked again after sign-in).
+async fn gates(
     c: &impl ConnectionTrait,
     client: &Client,
     session: Option<&SsoSession>,
     now: DateTime<Utc>,
-) -> Result<bool, sea_orm::DbErr> {
-    match session {
-        Some(s) => Ok(
-            crate::access::grants::roles_for(c, client, &s.account_id, now)
-                .await?
-                .is_some(),
-        ),
-        None => Ok(true),
-    }
+) -> Result<Gates, sea_orm::DbErr> {
+    let Some(s) = session else {
+        return Ok(Gates::OPEN);
+    };
+    Ok(Gates {
+        access: crate::access::grants::roles_for(c, client, &s.account_id, now)
+            .await?
+            .is_some(),
+        terms: crate::access::terms::accepted(c, client, &s.account_id).await?,
+    })
 }
 
 async fn remembered_scope(
@@ -136,7 +143,7 @@ pub async fn begin(
         session.map(facts),
         remembered.as_ref(),
         Progress::default(),
-        may_use(c, client, session, now).await?,
+        gates(c, client, session, now).await?,
         now,
     );
     let pending = Pending {
@@ -152,7 +159,10 @@ pub async fn begin(
             code,
             d,
         ))),
-        Decision::NeedLogin | Decision::NeedConsent | Decision::NeedAccess => {
+        Decision::NeedLogin
+        | Decision::NeedConsent
+        | Decision::NeedAccess
+        | Decision::NeedTerms => {
             let id = opaque::generate();
             store::auth_requests::insert(
                 c,
@@ -169,6 +179,7 @@ pub async fn begin(
             Ok(match decision {
                 Decision::NeedLogin => Step::Login(id),
                 Decision::NeedAccess => Step::Access(id),
+                Decision::NeedTerms => Step::Terms(id),
                 _ => Step::Consent(id),
             })
         }
@@ -207,12 +218,12 @@ pub async fn resume(
         Resume::SignedIn => {
             pending.login_session = Some(session.id.clone());
         }
-        Resume::Consented(ConsentAnswer::Deny) | Resume::DeclinedAccess => {
+        Resume::Consented(ConsentAnswer::Deny) | Resume::DeclinedAccess | Resume::DeclinedTerms => {
             store::auth_requests::complete(c, id, now).await?;
-            let why = if event == Resume::DeclinedAccess {
-                "the account has no access to this application"
-            } else {
-                "the user declined"
+            let why = match event {
+                Resume::DeclinedAccess => "the account has no access to this application",
+                Resume::DeclinedTerms => "the user declined the application's terms",
+                _ => "the user declined",
             };
             return Ok(Step::Redirect(error_redirect(
                 deps.issuer,
@@ -220,6 +231,9 @@ pub async fn resume(
                 ErrorCode::AccessDenied,
                 why,
             )));
+        }
+        Resume::AcceptedTerms => {
+            crate::access::terms::accept(c, now, deps.ctx, &client, &session.account_id).await?;
         }
         Resume::Consented(ConsentAnswer::Allow) => {
             let s = session;
@@ -257,18 +271,19 @@ pub async fn resume(
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    let access = may_use(c, &client, Some(session), now).await?;
+    let access_gates = gates(c, &client, Some(session), now).await?;
     match decide(
         &pending.request,
         client.third_party,
         Some(facts(session)),
         remembered.as_ref(),
         progress,
-        access,
+        access_gates,
         now,
     ) {
         Decision::NeedLogin => Ok(Step::Login(id.to_owned())),
         Decision::NeedAccess => Ok(Step::Access(id.to_owned())),
+        Decision::NeedTerms => Ok(Step::Terms(id.to_owned())),
         Decision::NeedConsent => Ok(Step::Consent(id.to_owned())),
         Decision::Fail(code, d) => {
             store::auth_requests::complete(c, id, now).await?;

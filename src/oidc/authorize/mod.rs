@@ -140,6 +140,9 @@ pub fn step_response(step: Result<Step, FlowError>) -> Response {
         Ok(Step::Access(id)) => {
             Redirect::to(&format!("{}?req={id}", endpoints::ACCESS)).into_response()
         }
+        Ok(Step::Terms(id)) => {
+            Redirect::to(&format!("{}?req={id}", endpoints::TERMS)).into_response()
+        }
         Ok(Step::Redirect(url)) => Redirect::to(&url).into_response(),
         Err(FlowError::Expired) => expired_page(),
         Err(FlowError::Internal(e)) => AppError::Internal(e).into_response(),

@@ -48,6 +48,7 @@ pub struct ClientSpec {
     pub client_id: &'static str,
     pub access: AccessPolicy,
     pub service_scopes: Vec<String>,
+    pub terms: Option<String>,
     pub public: bool,
     pub third_party: bool,
     pub grant_types: Vec<GrantType>,
@@ -60,6 +61,7 @@ impl ClientSpec {
             client_id,
             access: AccessPolicy::Open,
             service_scopes: vec![],
+            terms: None,
             public: false,
             third_party: false,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
@@ -242,6 +244,7 @@ impl TestApp {
                 third_party: spec.third_party,
                 access_policy: spec.access,
                 service_scopes: spec.service_scopes,
+                terms: spec.terms,
                 secret: None,
             },
         )
