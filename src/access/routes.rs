@@ -14,18 +14,15 @@ use minijinja::context;
 use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
-use super::{
-    clients,
-    requests::{self, KIND_ACCESS, RequestError},
-};
+use super::requests::{self, KIND_ACCESS, RequestError};
 use crate::{
     authn::{routes::current_session, session::SsoSession},
     error::AppError,
     oidc::{
         authorize::{
             expired_page,
-            flow::{self, FlowError, Resume},
-            flow_deps, step_response,
+            flow::{self, Resume},
+            flow_deps, pending_for_page, step_response,
         },
         endpoints,
     },
@@ -58,12 +55,7 @@ async fn render(
     v: View<'_>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let pending = match flow::load(&state.db, state.clock.now(), v.req).await {
-        Ok(p) => p,
-        Err(FlowError::Expired) => return Ok(expired_page()),
-        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
-    };
-    let Some(client) = clients::find(&state.db, &pending.request.client_id).await? else {
+    let Some((pending, client)) = pending_for_page(state, v.req).await? else {
         return Ok(expired_page());
     };
     let username = store::accounts::find_by_id(&state.db, &session.account_id)
@@ -159,10 +151,8 @@ async fn access_post(
     }
     match form.decision.as_str() {
         "request" => {
-            let pending = match flow::load(&state.db, now, &form.req).await {
-                Ok(p) => p,
-                Err(FlowError::Expired) => return Ok(expired_page()),
-                Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
+            let Some((pending, _)) = pending_for_page(&state, &form.req).await? else {
+                return Ok(expired_page());
             };
             let txn = state.db.begin().await?;
             match requests::file(
@@ -239,12 +229,7 @@ async fn render_terms(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let pending = match flow::load(&state.db, state.clock.now(), req).await {
-        Ok(p) => p,
-        Err(FlowError::Expired) => return Ok(expired_page()),
-        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
-    };
-    let Some(client) = clients::find(&state.db, &pending.request.client_id).await? else {
+    let Some((pending, client)) = pending_for_page(state, req).await? else {
         return Ok(expired_page());
     };
     let page = Page::render(

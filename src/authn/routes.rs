@@ -21,14 +21,13 @@ use super::{
     session::{self, SsoSession},
 };
 use crate::{
-    access::clients,
     accounts::users::AccountStatus,
     error::AppError,
     oidc::{
         authorize::{
             expired_page,
             flow::{self, FlowError, Resume},
-            flow_deps, step_response,
+            flow_deps, pending_for_page, step_response,
         },
         endpoints,
     },
@@ -115,17 +114,13 @@ struct PendingView {
 }
 
 async fn pending_view(state: &AppState, req: &str) -> Result<Option<PendingView>, AppError> {
-    let pending = match flow::load(&state.db, state.clock.now(), req).await {
-        Ok(p) => p,
-        Err(FlowError::Expired) => return Ok(None),
-        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
-    };
-    let client = clients::find(&state.db, &pending.request.client_id).await?;
-    Ok(client.map(|c| PendingView {
-        client_name: c.name,
-        redirect_uri: pending.request.redirect_uri,
-        login_hint: pending.request.login_hint,
-    }))
+    Ok(pending_for_page(state, req)
+        .await?
+        .map(|(pending, c)| PendingView {
+            client_name: c.name,
+            redirect_uri: pending.request.redirect_uri,
+            login_hint: pending.request.login_hint,
+        }))
 }
 
 async fn login_get(

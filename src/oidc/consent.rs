@@ -14,13 +14,12 @@ use serde::Deserialize;
 use super::{
     authorize::{
         expired_page,
-        flow::{self, ConsentAnswer, FlowError, Resume},
-        flow_deps, step_response,
+        flow::{self, ConsentAnswer, Resume},
+        flow_deps, pending_for_page, step_response,
     },
     endpoints, scope,
 };
 use crate::{
-    access::clients,
     authn::routes::current_session,
     error::AppError,
     state::AppState,
@@ -52,12 +51,7 @@ async fn render(
     error: Option<&str>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let pending = match flow::load(&state.db, state.clock.now(), req).await {
-        Ok(p) => p,
-        Err(FlowError::Expired) => return Ok(expired_page()),
-        Err(FlowError::Internal(e)) => return Err(AppError::Internal(e)),
-    };
-    let Some(client) = clients::find(&state.db, &pending.request.client_id).await? else {
+    let Some((pending, client)) = pending_for_page(state, req).await? else {
         return Ok(expired_page());
     };
     let items: Vec<&str> = pending.request.scope.iter().filter_map(describe).collect();

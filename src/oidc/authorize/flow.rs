@@ -201,6 +201,20 @@ pub async fn load(
     serde_json::from_value(row.params).map_err(|e| FlowError::Internal(e.into()))
 }
 
+/// A parked request that is still usable, with its client (a deleted client makes the
+/// request as good as expired).
+pub async fn load_with_client(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    id: &str,
+) -> Result<(Pending, Client), FlowError> {
+    let pending = load(c, now, id).await?;
+    let client = crate::access::clients::find(c, &pending.request.client_id)
+        .await?
+        .ok_or(FlowError::Expired)?;
+    Ok((pending, client))
+}
+
 /// Continues a parked request after the user signed in or answered the consent screen.
 pub async fn resume(
     c: &impl ConnectionTrait,
@@ -210,10 +224,7 @@ pub async fn resume(
     session: &SsoSession,
     event: Resume,
 ) -> Result<Step, FlowError> {
-    let mut pending = load(c, now, id).await?;
-    let client = crate::access::clients::find(c, &pending.request.client_id)
-        .await?
-        .ok_or(FlowError::Expired)?;
+    let (mut pending, client) = load_with_client(c, now, id).await?;
     match event {
         Resume::SignedIn => {
             pending.login_session = Some(session.id.clone());

@@ -149,6 +149,19 @@ pub fn step_response(step: Result<Step, FlowError>) -> Response {
     }
 }
 
+/// The pending request behind a sign-in screen and its client, or `None` when it expired or
+/// was used (the screen then shows `expired_page`).
+pub async fn pending_for_page(
+    state: &AppState,
+    req: &str,
+) -> Result<Option<(flow::Pending, crate::access::clients::Client)>, AppError> {
+    match flow::load_with_client(&state.db, state.clock.now(), req).await {
+        Ok(pc) => Ok(Some(pc)),
+        Err(FlowError::Expired) => Ok(None),
+        Err(FlowError::Internal(e)) => Err(AppError::Internal(e)),
+    }
+}
+
 pub fn expired_page() -> Response {
     ErrorPage {
         status: StatusCode::BAD_REQUEST,
