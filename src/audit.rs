@@ -39,6 +39,13 @@ pub enum AuditEvent {
     OrganizationCreated,
     CustomersImported,
     TermsAccepted,
+    AccountDeactivated,
+    AccountReactivated,
+    RegistrationVerifyFailed,
+    RegistrationSubmitted,
+    RegistrationApproved,
+    RegistrationRejected,
+    ChallengeFailed,
 }
 
 impl AuditEvent {
@@ -66,6 +73,13 @@ impl AuditEvent {
             AuditEvent::OrganizationCreated => "organization.created",
             AuditEvent::CustomersImported => "customers.imported",
             AuditEvent::TermsAccepted => "terms.accepted",
+            AuditEvent::AccountDeactivated => "account.deactivated",
+            AuditEvent::AccountReactivated => "account.reactivated",
+            AuditEvent::RegistrationVerifyFailed => "registration.verify_failed",
+            AuditEvent::RegistrationSubmitted => "registration.submitted",
+            AuditEvent::RegistrationApproved => "registration.approved",
+            AuditEvent::RegistrationRejected => "registration.rejected",
+            AuditEvent::ChallengeFailed => "challenge.failed",
         }
     }
 }

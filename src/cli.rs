@@ -18,7 +18,7 @@ use crate::{
     },
     accounts::{
         customers,
-        users::{self, NewUser},
+        users::{self, AccountStatus, NewUser},
     },
     audit::Actor,
     audit::RequestContext,
@@ -549,6 +549,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     password,
                     org_id: None,
                     password_min_length: config.accounts.password_min_length,
+                    status: AccountStatus::Active,
+                    customer_id: None,
+                    phone: None,
+                    job_role: None,
                 },
             )
             .await?;

@@ -26,6 +26,7 @@ pub struct Config {
     pub secrets: Secrets,
     pub accounts: Accounts,
     pub questions: Questions,
+    pub registration: Registration,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -77,6 +78,19 @@ pub struct Secrets {
 pub struct Questions {
     pub challenge: Vec<String>,
     pub helpdesk: Vec<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Registration {
+    /// The application every registered cardholder is granted.
+    pub cardholder_app: String,
+    /// The applications dealer staff may ask for when they register.
+    pub dealer_apps: Vec<String>,
+    pub max_failures_per_record: u32,
+    pub record_window_secs: i64,
+    pub max_failures_per_ip: u32,
+    pub ip_window_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

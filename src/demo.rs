@@ -7,7 +7,7 @@ use secrecy::SecretString;
 
 use crate::{
     access::clients::{self, AccessPolicy, GrantType, NewClient},
-    accounts::users::{self, NewUser},
+    accounts::users::{self, AccountStatus, NewUser},
     audit::Actor,
     audit::RequestContext,
     crypto::{keyring::Alg, opaque},
@@ -87,6 +87,10 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
             password: SecretString::from(password.clone()),
             org_id: None,
             password_min_length: state.config.accounts.password_min_length,
+            status: AccountStatus::Active,
+            customer_id: None,
+            phone: None,
+            job_role: None,
         },
     )
     .await?;

@@ -137,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         .merge(authn::routes::routes())
         .merge(access::routes::routes())
         .merge(admin::routes())
+        .merge(accounts::register_pages::routes())
+        .merge(accounts::request_pages::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })

@@ -15,6 +15,8 @@ pub struct Model {
     pub decided_at: Option<DateTimeUtc>,
     pub decided_by: Option<String>,
     pub decision_reason: Option<String>,
+    /// What the user-ID request form carried (dealership, name, phone, role...).
+    pub details: Option<Json>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

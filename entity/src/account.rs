@@ -18,6 +18,11 @@ pub struct Model {
     pub updated_at: DateTimeUtc,
     pub last_login_at: Option<DateTimeUtc>,
     pub org_id: Option<String>,
+    /// The customer record a cardholder proved at registration (one account per record).
+    pub customer_id: Option<String>,
+    /// Dealer staff: business phone and role at the dealership.
+    pub phone: Option<String>,
+    pub job_role: Option<String>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -4,6 +4,7 @@
 pub mod access_grant;
 pub mod access_request;
 pub mod account;
+pub mod attempt_counter;
 pub mod audit_event;
 pub mod authorization_code;
 pub mod authorization_request;

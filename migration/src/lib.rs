@@ -9,6 +9,7 @@ mod m20261122_000003_mail;
 mod m20261122_000004_customers;
 mod m20261122_000005_security_answers;
 mod m20261122_000006_terms;
+mod m20261122_000007_registration;
 
 pub struct Migrator;
 
@@ -22,6 +23,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000004_customers::Migration),
             Box::new(m20261122_000005_security_answers::Migration),
             Box::new(m20261122_000006_terms::Migration),
+            Box::new(m20261122_000007_registration::Migration),
         ]
     }
 }

@@ -35,7 +35,7 @@ fn valid_role(r: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b':' | b'-'))
 }
 
-fn is_active(g: &entity::access_grant::Model, now: DateTime<Utc>) -> bool {
+pub fn is_active(g: &entity::access_grant::Model, now: DateTime<Utc>) -> bool {
     g.revoked_at.is_none() && g.expires_at.is_none_or(|e| e > now)
 }
 

@@ -4,6 +4,7 @@
 pub mod clients;
 pub mod grants;
 pub mod orgs;
+pub mod registrations;
 pub mod requests;
 pub mod routes;
 pub mod staff;

@@ -1,4 +1,4 @@
-//! Creating accounts (the operator CLI now; self-service registration later).
+//! Creating accounts: by the operator CLI and by self-service registration.
 
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
@@ -45,6 +45,8 @@ pub enum CreateError {
     InvalidUsername,
     #[error("user ID `{0}` is already taken")]
     DuplicateUsername(String),
+    #[error("an account already uses this e-mail address; if it is yours, use Forgot user ID")]
+    DuplicateEmail,
     #[error("`{0}` is not a valid e-mail address")]
     InvalidEmail(String),
     #[error(transparent)]
@@ -81,6 +83,13 @@ pub struct NewUser {
     pub org_id: Option<String>,
     /// The configured minimum password length.
     pub password_min_length: usize,
+    /// Active at once, or pending a reviewer's approval (dealer self-registration).
+    pub status: AccountStatus,
+    /// The customer record a registering cardholder proved.
+    pub customer_id: Option<String>,
+    /// Dealer staff's business phone and role at the dealership.
+    pub phone: Option<String>,
+    pub job_role: Option<String>,
 }
 
 /// Creates an active account; returns its id (the `sub` relying parties see).
@@ -105,6 +114,9 @@ pub async fn create(
     if store::accounts::exists_normalized(c, &username.normalized()).await? {
         return Err(CreateError::DuplicateUsername(username.0));
     }
+    if store::accounts::email_in_use(c, &email).await? {
+        return Err(CreateError::DuplicateEmail);
+    }
     let password_hash = hasher.hash(&new.password).await?;
     let id = uuid::Uuid::new_v4().to_string();
     let clean = |s: Option<String>| s.map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
@@ -119,11 +131,14 @@ pub async fn create(
             given_name: clean(new.given_name),
             family_name: clean(new.family_name),
             password_hash,
-            status: AccountStatus::Active.as_str().to_owned(),
+            status: new.status.as_str().to_owned(),
             created_at: now,
             updated_at: now,
             last_login_at: None,
             org_id: new.org_id,
+            customer_id: new.customer_id,
+            phone: clean(new.phone),
+            job_role: clean(new.job_role),
         },
     )
     .await?;
@@ -134,7 +149,7 @@ pub async fn create(
         AuditEvent::AccountCreated,
         actor,
         Some(&id),
-        serde_json::json!({}),
+        serde_json::json!({ "status": new.status.as_str() }),
     )
     .await?;
     Ok(id)
@@ -147,6 +162,8 @@ pub enum AccountStatus {
     PendingApproval,
     Locked,
     Deactivated,
+    /// A registration a reviewer turned down.
+    Rejected,
 }
 
 impl AccountStatus {
@@ -156,6 +173,7 @@ impl AccountStatus {
             AccountStatus::PendingApproval => "pending",
             AccountStatus::Locked => "locked",
             AccountStatus::Deactivated => "deactivated",
+            AccountStatus::Rejected => "rejected",
         }
     }
     pub fn parse(s: &str) -> Option<Self> {
@@ -164,6 +182,7 @@ impl AccountStatus {
             Self::PendingApproval,
             Self::Locked,
             Self::Deactivated,
+            Self::Rejected,
         ]
         .into_iter()
         .find(|v| v.as_str() == s)

@@ -22,6 +22,7 @@ use crate::{
     access::{
         clients::{self, AccessPolicy, Client, ClientChanges, GrantType, NewClient, RegisterError},
         grants::{self, GrantError, NewGrant},
+        registrations,
         requests::{self, RequestError},
     },
     crypto::keyring::Alg,
@@ -47,6 +48,14 @@ pub fn routes(t: RouteTable) -> RouteTable {
         .get("/api/v1/access-requests", requests_list)
         .post("/api/v1/access-requests/{id}/approve", request_approve)
         .post("/api/v1/access-requests/{id}/reject", request_reject)
+        .post(
+            "/api/v1/registrations/{account_id}/approve",
+            registration_approve,
+        )
+        .post(
+            "/api/v1/registrations/{account_id}/reject",
+            registration_reject,
+        )
         .get("/api/v1/audit", audit_list)
 }
 
@@ -485,7 +494,7 @@ async fn requests_list(
         .iter()
         .map(|r| json!({ "id": r.id, "kind": r.kind, "account_id": r.account_id, "client_id": r.client_id, "org_id": r.org_id,
                          "reason": r.reason, "status": r.status, "filed_at": r.filed_at, "decided_at": r.decided_at,
-                         "decided_by": r.decided_by, "decision_reason": r.decision_reason }))
+                         "decided_by": r.decided_by, "decision_reason": r.decision_reason, "details": r.details }))
         .collect();
     ok(json!({ "access_requests": out }))
 }
@@ -496,6 +505,9 @@ fn request_error(e: RequestError) -> ApiError {
         RequestError::Forbidden => ApiError::forbidden(),
         RequestError::AlreadyDecided => {
             ApiError::new(StatusCode::CONFLICT, "already_decided", e.to_string())
+        }
+        RequestError::PartOfRegistration => {
+            ApiError::new(StatusCode::CONFLICT, "part_of_registration", e.to_string())
         }
         RequestError::Db(e) => ApiError::internal(e),
         RequestError::Grant(e) => grant_error(e),
@@ -551,6 +563,65 @@ async fn request_reject(
     .map_err(request_error)?;
     txn.commit().await?;
     ok(json!({ "id": id, "status": "rejected" }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApprovedApp {
+    client_id: String,
+    #[serde(default)]
+    roles: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RegistrationApproval {
+    applications: Vec<ApprovedApp>,
+}
+
+async fn registration_approve(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ctx: RequestContext,
+    Path(account_id): Path<String>,
+    ApiJson(b): ApiJson<RegistrationApproval>,
+) -> ApiResult {
+    if !caller.0.can_review_requests() {
+        return Err(ApiError::forbidden());
+    }
+    let approved = b
+        .applications
+        .into_iter()
+        .map(|a| registrations::Approved {
+            client_id: a.client_id,
+            roles: a.roles,
+        })
+        .collect();
+    let txn = state.db.begin().await?;
+    registrations::approve(&txn, state.clock.now(), &ctx, &caller.0, &account_id, approved)
+        .await
+        .map_err(request_error)?;
+    txn.commit().await?;
+    ok(json!({ "account_id": account_id, "status": "active" }))
+}
+
+async fn registration_reject(
+    State(state): State<AppState>,
+    caller: ApiCaller,
+    ctx: RequestContext,
+    Path(account_id): Path<String>,
+    ApiJson(b): ApiJson<Decision>,
+) -> ApiResult {
+    if !caller.0.can_review_requests() {
+        return Err(ApiError::forbidden());
+    }
+    let reason = b.reason.unwrap_or_default();
+    let txn = state.db.begin().await?;
+    registrations::reject(&txn, state.clock.now(), &ctx, &caller.0, &account_id, &reason)
+        .await
+        .map_err(request_error)?;
+    txn.commit().await?;
+    ok(json!({ "account_id": account_id, "status": "rejected" }))
 }
 
 async fn audit_list(

@@ -19,9 +19,12 @@ use crate::{
     access::{
         clients::{self, AccessPolicy, ClientChanges, GrantType, NewClient},
         grants::{self, NewGrant},
+        registrations::{self, Approved},
         requests,
         staff::Principal,
     },
+    accounts::users::AccountStatus,
+    web::form::Fields,
     crypto::keyring::Alg,
     error::AppError,
     state::AppState,
@@ -50,6 +53,14 @@ pub fn routes(t: RouteTable) -> RouteTable {
         .get("/admin/requests", requests_get)
         .post("/admin/requests/{id}/approve", request_approve_post)
         .post("/admin/requests/{id}/reject", request_reject_post)
+        .post(
+            "/admin/registrations/{account_id}/approve",
+            registration_approve_post,
+        )
+        .post(
+            "/admin/registrations/{account_id}/reject",
+            registration_reject_post,
+        )
         .get("/admin/audit", audit_get)
         .get("/admin/dealerships", dealerships_get)
         .post("/admin/dealerships", dealerships_post)
@@ -92,8 +103,10 @@ fn done_message(code: Option<&str>) -> Option<String> {
         "saved" => "Changes saved.",
         "granted" => "Access granted.",
         "revoked" => "Access revoked.",
-        "approved" => "Request approved; access granted.",
+        "approved" => "Request approved.",
         "rejected" => "Request rejected.",
+        "registered" => "Registration approved; the user ID is active.",
+        "registration-rejected" => "Registration rejected.",
         "dealership" => "Dealership added.",
         _ => return None,
     };
@@ -657,22 +670,60 @@ async fn render_requests(
     status: StatusCode,
 ) -> Result<Response, AppError> {
     let pending = store::access::list_requests(&state.db, Some("pending"), p.dealership()).await?;
+    // Requests of accounts still pending approval are their registration: one entry each.
+    let mut registrations: Vec<(String, Vec<Value>)> = Vec::new();
     let mut rows = Vec::new();
+    let mut reg_rows = Vec::new();
     for r in pending {
-        let account = store::accounts::find_by_id(&state.db, &r.account_id).await?;
-        let client = clients::find(&state.db, &r.client_id).await?;
+        let Some(account) = store::accounts::find_by_id(&state.db, &r.account_id).await? else {
+            continue;
+        };
+        let application = match clients::find(&state.db, &r.client_id).await? {
+            Some(c) => c.name,
+            None => r.client_id.clone(),
+        };
+        if account.status == AccountStatus::PendingApproval.as_str() {
+            let app = context! { client_id => r.client_id, name => application };
+            match registrations.iter_mut().find(|(id, _)| *id == account.id) {
+                Some((_, apps)) => apps.push(app),
+                None => {
+                    let org = match &account.org_id {
+                        Some(o) => store::access::find_org(&state.db, o).await?,
+                        None => None,
+                    };
+                    registrations.push((account.id.clone(), vec![app]));
+                    reg_rows.push(context! {
+                        account_id => account.id, username => account.username,
+                        name => format!("{} {}", account.given_name.unwrap_or_default(), account.family_name.unwrap_or_default()),
+                        email => account.email, phone => account.phone, job_role => account.job_role,
+                        dealership => org.map(|o| format!("{} (PDN {})", o.name, o.pdn)),
+                        filed => when(r.filed_at),
+                    });
+                }
+            }
+            continue;
+        }
+        let kind = requests::Kind::parse(&r.kind).unwrap_or(requests::Kind::Access);
         rows.push(context! {
             id => r.id, reason => r.reason, filed => when(r.filed_at),
-            username => account.as_ref().map(|a| a.username.clone()), email => account.map(|a| a.email),
-            application => client.map_or(r.client_id.clone(), |c| c.name),
+            kind => kind.as_str(),
+            what => kind.describe(&application, &account.username),
+            details => r.details.map(minijinja::value::Serde),
+            username => account.username, email => account.email,
+            application => application,
         });
     }
+    let registrations: Vec<Value> = reg_rows
+        .into_iter()
+        .zip(registrations)
+        .map(|(row, (_, apps))| context! { apps => apps, ..row })
+        .collect();
     render(
         state,
         csrf,
         p,
         "admin/requests.html",
-        context! { requests => rows },
+        context! { requests => rows, registrations => registrations },
         notice,
         status,
     )
@@ -710,32 +761,9 @@ async fn request_approve_post(
         return Ok(forbidden_page());
     }
     let txn = state.db.begin().await?;
-    match requests::approve(
-        &txn,
-        state.clock.now(),
-        &ctx,
-        &p,
-        &id,
-        split_roles(&f.roles),
-    )
-    .await
-    {
-        Ok(()) => {
-            txn.commit().await?;
-            Ok(back("/admin/requests", "approved"))
-        }
-        Err(requests::RequestError::Db(e)) => Err(e.into()),
-        Err(e) => {
-            render_requests(
-                &state,
-                csrf,
-                &p,
-                Notice::error(e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
-        }
-    }
+    let roles = split_roles(&f.roles);
+    let r = requests::approve(&txn, state.clock.now(), &ctx, &p, &id, roles).await;
+    decided(&state, csrf, &p, txn, r, "approved").await
 }
 
 async fn request_reject_post(
@@ -750,21 +778,71 @@ async fn request_reject_post(
         return Ok(forbidden_page());
     }
     let txn = state.db.begin().await?;
-    match requests::reject(&txn, state.clock.now(), &ctx, &p, &id, Some(&f.reason)).await {
+    let r = requests::reject(&txn, state.clock.now(), &ctx, &p, &id, Some(&f.reason)).await;
+    decided(&state, csrf, &p, txn, r, "rejected").await
+}
+
+/// Decides a registration as a whole: `app` (repeated) lists the applications approved,
+/// `roles.<client_id>` their roles.
+async fn registration_approve_post(
+    State(state): State<AppState>,
+    Staff(p): Staff,
+    ctx: RequestContext,
+    csrf: Csrf,
+    Path(account_id): Path<String>,
+    CsrfForm(f): CsrfForm<Fields>,
+) -> Result<Response, AppError> {
+    if !p.can_review_requests() {
+        return Ok(forbidden_page());
+    }
+    let approved = f
+        .all("app")
+        .into_iter()
+        .map(|client_id| Approved {
+            roles: split_roles(f.get(&format!("roles.{client_id}"))),
+            client_id,
+        })
+        .collect();
+    let txn = state.db.begin().await?;
+    let r = registrations::approve(&txn, state.clock.now(), &ctx, &p, &account_id, approved).await;
+    decided(&state, csrf, &p, txn, r, "registered").await
+}
+
+async fn registration_reject_post(
+    State(state): State<AppState>,
+    Staff(p): Staff,
+    ctx: RequestContext,
+    csrf: Csrf,
+    Path(account_id): Path<String>,
+    CsrfForm(f): CsrfForm<DecisionForm>,
+) -> Result<Response, AppError> {
+    if !p.can_review_requests() {
+        return Ok(forbidden_page());
+    }
+    let txn = state.db.begin().await?;
+    let r = registrations::reject(&txn, state.clock.now(), &ctx, &p, &account_id, &f.reason).await;
+    decided(&state, csrf, &p, txn, r, "registration-rejected").await
+}
+
+/// Commits a queue decision and goes back to the queue, or re-renders it with the error.
+async fn decided(
+    state: &AppState,
+    csrf: Csrf,
+    p: &Principal,
+    txn: sea_orm::DatabaseTransaction,
+    r: Result<(), requests::RequestError>,
+    done: &str,
+) -> Result<Response, AppError> {
+    match r {
         Ok(()) => {
             txn.commit().await?;
-            Ok(back("/admin/requests", "rejected"))
+            Ok(back("/admin/requests", done))
         }
         Err(requests::RequestError::Db(e)) => Err(e.into()),
         Err(e) => {
-            render_requests(
-                &state,
-                csrf,
-                &p,
-                Notice::error(e),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            )
-            .await
+            txn.rollback().await?;
+            let status = StatusCode::UNPROCESSABLE_ENTITY;
+            render_requests(state, csrf, p, Notice::error(e), status).await
         }
     }
 }

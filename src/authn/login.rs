@@ -21,7 +21,7 @@ pub enum LoginError {
     /// The password was right but the account cannot sign in now. Only said after the
     /// password checked out, so it reveals nothing to someone guessing.
     #[error("account is {0:?}")]
-    NotActive(AccountStatus),
+    NotActive(AccountStatus, String),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -61,7 +61,7 @@ pub async fn authenticate(
     let status = AccountStatus::parse(&account.status)
         .ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
     if status != AccountStatus::Active {
-        return Err(LoginError::NotActive(status));
+        return Err(LoginError::NotActive(status, account.id));
     }
     store::accounts::touch_last_login(c, &account.id, now)
         .await

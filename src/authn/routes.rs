@@ -21,7 +21,7 @@ use super::{
     session::{self, SsoSession},
 };
 use crate::{
-    accounts::users::AccountStatus,
+    accounts::{reactivation, users::AccountStatus},
     error::AppError,
     oidc::{
         authorize::{
@@ -78,6 +78,8 @@ struct LoginView<'a> {
     redirect_uri: Option<String>,
     username: Option<String>,
     error: Option<&'a str>,
+    /// A ticket for the reactivation request (deactivated user ID, right password).
+    reactivate: Option<String>,
 }
 
 fn render_login(
@@ -95,6 +97,7 @@ fn render_login(
             client_name => v.client_name,
             username => v.username,
             error => v.error,
+            reactivate => v.reactivate,
             csrf => csrf.token(),
         },
     )?
@@ -158,17 +161,20 @@ pub struct LoginForm {
 /// password checked out (see `login::authenticate`), so they reveal nothing to a guesser.
 fn login_error_message(e: LoginError) -> Result<&'static str, AppError> {
     Ok(match e {
-        LoginError::InvalidCredentials | LoginError::NotActive(AccountStatus::Active) => {
+        LoginError::InvalidCredentials | LoginError::NotActive(AccountStatus::Active, _) => {
             INVALID_CREDENTIALS
         }
-        LoginError::NotActive(AccountStatus::PendingApproval) => {
+        LoginError::NotActive(AccountStatus::PendingApproval, _) => {
             "Your registration is being reviewed. You will receive an e-mail when it is approved."
         }
-        LoginError::NotActive(AccountStatus::Locked) => {
+        LoginError::NotActive(AccountStatus::Locked, _) => {
             "Your online access is locked. Please call the help desk."
         }
-        LoginError::NotActive(AccountStatus::Deactivated) => {
-            "Your user ID is deactivated. Please request reactivation."
+        LoginError::NotActive(AccountStatus::Deactivated, _) => {
+            "Your user ID is deactivated because it was not used for 60 days or was closed. You can request reactivation below."
+        }
+        LoginError::NotActive(AccountStatus::Rejected, _) => {
+            "Your registration was not approved. The e-mail we sent you gives the reason."
         }
         LoginError::Internal(e) => return Err(AppError::Internal(e)),
     })
@@ -199,6 +205,7 @@ async fn login_post(
         redirect_uri: pending.as_ref().map(|p| p.redirect_uri.clone()),
         username: Some(form.username.chars().take(64).collect()),
         error: None,
+        reactivate: None,
     };
     if !csrf.verify(&form.csrf) {
         view.error = Some("Your session on this page expired. Please try again.");
@@ -223,6 +230,12 @@ async fn login_post(
         Err(e) => {
             // The failure is audited even though nothing else changes.
             txn.commit().await?;
+            // The right password for a deactivated user ID earns a ticket to ask for
+            // reactivation (after the challenge questions).
+            if let LoginError::NotActive(AccountStatus::Deactivated, id) = &e {
+                let expires = now + Duration::minutes(reactivation::TICKET_MINUTES);
+                view.reactivate = Some(csrf.ticket(reactivation::TICKET_PURPOSE, id, expires));
+            }
             view.error = Some(login_error_message(e)?);
             return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
         }

@@ -25,12 +25,17 @@ use crate::{
 #[derive(Clone, Copy, Debug)]
 pub enum Template {
     AccessDecision,
+    /// A new user ID: active (cardholders) or being reviewed (dealer staff).
+    Registered,
+    RegistrationDecision,
 }
 
 impl Template {
     pub fn name(self) -> &'static str {
         match self {
             Template::AccessDecision => "access_decision",
+            Template::Registered => "registered",
+            Template::RegistrationDecision => "registration_decision",
         }
     }
 }

@@ -35,11 +35,13 @@ pub struct Subject<'a> {
     pub access: Option<AccessClaims<'a>>,
 }
 
-/// `roles` (this application only) and `ally_apps`.
+/// `roles` (this application only), `ally_apps`, and for the card portal only the
+/// cardholder's stable `customer_id`.
 #[derive(Debug, Clone, Copy)]
 pub struct AccessClaims<'a> {
     pub roles: &'a [String],
     pub apps: &'a [String],
+    pub customer_id: Option<&'a str>,
 }
 
 impl AccessClaims<'_> {
@@ -48,7 +50,23 @@ impl AccessClaims<'_> {
             c.insert("roles".into(), json!(self.roles));
         }
         c.insert("ally_apps".into(), json!(self.apps));
+        if let Some(id) = self.customer_id {
+            c.insert("customer_id".into(), json!(id));
+        }
     }
+}
+
+/// The customer record id, released only to the configured cardholder application: other
+/// applications have no business linking a person to their card account.
+pub fn customer_id_for<'a>(
+    account: &'a entity::account::Model,
+    client_id: &str,
+    cardholder_app: &str,
+) -> Option<&'a str> {
+    account
+        .customer_id
+        .as_deref()
+        .filter(|_| client_id == cardholder_app)
 }
 
 /// How and when the person authenticated.

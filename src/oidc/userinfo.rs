@@ -129,6 +129,11 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
     crate::oidc::issue::AccessClaims {
         roles: &roles,
         apps: &apps,
+        customer_id: crate::oidc::issue::customer_id_for(
+            &account,
+            &client.client_id,
+            &state.config.registration.cardholder_app,
+        ),
     }
     .insert_into(&mut claims);
     Ok(claims)

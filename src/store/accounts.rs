@@ -91,3 +91,43 @@ pub async fn search(
         .all(c)
         .await
 }
+
+pub async fn find_by_customer(
+    c: &impl ConnectionTrait,
+    customer_id: &str,
+) -> Result<Option<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::CustomerId.eq(customer_id))
+        .one(c)
+        .await
+}
+
+/// Whether any account uses this e-mail address (compared case-insensitively).
+pub async fn email_in_use(c: &impl ConnectionTrait, email: &str) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait, Func};
+    Ok(Entity::find()
+        .filter(Expr::expr(Func::lower(Expr::col(Column::Email))).eq(email.to_lowercase()))
+        .one(c)
+        .await?
+        .is_some())
+}
+
+/// Moves an account from one status to another; false if it was not in `from` (so two
+/// reviewers cannot both apply a change).
+pub async fn change_status(
+    c: &impl ConnectionTrait,
+    id: &str,
+    from: &[&str],
+    to: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let r = Entity::update_many()
+        .col_expr(Column::Status, Expr::value(to))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.is_in(from.iter().copied()))
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

@@ -33,3 +33,7 @@ pub async fn count(c: &impl ConnectionTrait) -> Result<u64, DbErr> {
     use sea_orm::PaginatorTrait;
     Entity::find().count(c).await
 }
+
+pub async fn find(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
+    Entity::find_by_id(id.to_owned()).one(c).await
+}

@@ -5,6 +5,7 @@
 pub mod access;
 pub mod accounts;
 pub mod answers;
+pub mod attempts;
 pub mod audit;
 pub mod auth_requests;
 pub mod clients;

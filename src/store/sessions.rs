@@ -48,3 +48,18 @@ pub async fn live_for_account(
         .all(c)
         .await
 }
+
+/// Ends every live session of an account; returns how many.
+pub async fn end_all_for_account(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let r = Entity::update_many()
+        .col_expr(Column::EndedAt, Expr::value(now))
+        .filter(Column::AccountId.eq(account_id))
+        .filter(Column::EndedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected)
+}

@@ -122,3 +122,21 @@ pub async fn is_access_token_denied(c: &impl ConnectionTrait, jti: &str) -> Resu
         .await?
         .is_some())
 }
+
+/// Revokes every live family of an account (a deactivated user ID keeps no token, offline or
+/// not).
+pub async fn revoke_families_of_account(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    reason: &str,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let r = token_family::Entity::update_many()
+        .col_expr(token_family::Column::RevokedAt, Expr::value(now))
+        .col_expr(token_family::Column::RevokedReason, Expr::value(reason))
+        .filter(token_family::Column::AccountId.eq(account_id))
+        .filter(token_family::Column::RevokedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected)
+}

@@ -24,6 +24,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         "text/javascript; charset=utf-8",
         include_str!("../../static/login.js"),
     ),
+    (
+        "password.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/password.js"),
+    ),
 ];
 
 pub fn routes() -> Router<AppState> {

@@ -6,6 +6,7 @@
 use axum::{extract::FromRequestParts, http::request::Parts};
 use axum_extra::extract::CookieJar;
 use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+use chrono::{DateTime, Utc};
 use subtle::ConstantTimeEq;
 
 use crate::{crypto, state::AppState, web::cookies};
@@ -107,5 +108,48 @@ impl<T: serde::de::DeserializeOwned> axum::extract::FromRequest<AppState> for Cs
                 crate::error::AppError::BadRequest(format!("The form is incomplete: {e}").into())
                     .into_response()
             })
+    }
+}
+
+/// A short-lived proof, carried in a hidden form field, that this browser completed an
+/// earlier step (verified a card, entered a right password for a deactivated user ID). It
+/// names its subject, expires, and is bound to this browser's CSRF secret, so it cannot be
+/// forged, reused elsewhere, or carried to another browser.
+impl Csrf {
+    pub fn ticket(&self, purpose: &str, subject: &str, expires: DateTime<Utc>) -> String {
+        let exp = expires.timestamp().to_string();
+        let mac = self.ticket_mac(purpose, subject, &exp);
+        format!("{}.{exp}.{mac}", URL_SAFE_NO_PAD.encode(subject))
+    }
+
+    /// The subject of a valid, unexpired ticket for `purpose`.
+    pub fn open_ticket(&self, purpose: &str, ticket: &str, now: DateTime<Utc>) -> Option<String> {
+        let mut parts = ticket.splitn(3, '.');
+        let (subject, exp, mac) = (parts.next()?, parts.next()?, parts.next()?);
+        let subject = String::from_utf8(URL_SAFE_NO_PAD.decode(subject).ok()?).ok()?;
+        let expected = self.ticket_mac(purpose, &subject, exp);
+        let has_cookie = self
+            .jar
+            .get(&cookies::name(cookies::Kind::Csrf, self.https))
+            .is_some();
+        let fresh = exp.parse::<i64>().ok()? > now.timestamp();
+        let genuine: bool = expected.as_bytes().ct_eq(mac.as_bytes()).into();
+        (has_cookie && fresh && genuine).then_some(subject)
+    }
+
+    fn ticket_mac(&self, purpose: &str, subject: &str, exp: &str) -> String {
+        URL_SAFE_NO_PAD.encode(crypto::hmac_sha256(
+            &self.key,
+            &[
+                b"ticket\0",
+                purpose.as_bytes(),
+                b"\0",
+                subject.as_bytes(),
+                b"\0",
+                exp.as_bytes(),
+                b"\0",
+                self.secret.as_bytes(),
+            ],
+        ))
     }
 }

@@ -11,89 +11,51 @@ use minijinja::{Environment, Value};
 
 use crate::error::AppError;
 
-const TEMPLATES: &[(&str, &str)] = &[
-    ("base.html", include_str!("../../templates/base.html")),
-    ("error.html", include_str!("../../templates/error.html")),
-    (
-        "authn/login.html",
-        include_str!("../../templates/authn/login.html"),
-    ),
-    (
-        "oidc/consent.html",
-        include_str!("../../templates/oidc/consent.html"),
-    ),
-    (
-        "oidc/logout_confirm.html",
-        include_str!("../../templates/oidc/logout_confirm.html"),
-    ),
-    (
-        "oidc/logged_out.html",
-        include_str!("../../templates/oidc/logged_out.html"),
-    ),
-    (
-        "account/home.html",
-        include_str!("../../templates/account/home.html"),
-    ),
-    (
-        "admin/layout.html",
-        include_str!("../../templates/admin/layout.html"),
-    ),
-    (
-        "admin/home.html",
-        include_str!("../../templates/admin/home.html"),
-    ),
-    (
-        "admin/clients.html",
-        include_str!("../../templates/admin/clients.html"),
-    ),
-    (
-        "admin/client.html",
-        include_str!("../../templates/admin/client.html"),
-    ),
-    (
-        "admin/secret.html",
-        include_str!("../../templates/admin/secret.html"),
-    ),
-    (
-        "admin/accounts.html",
-        include_str!("../../templates/admin/accounts.html"),
-    ),
-    (
-        "admin/account.html",
-        include_str!("../../templates/admin/account.html"),
-    ),
-    (
-        "admin/requests.html",
-        include_str!("../../templates/admin/requests.html"),
-    ),
-    (
-        "admin/dealerships.html",
-        include_str!("../../templates/admin/dealerships.html"),
-    ),
-    (
-        "admin/audit.html",
-        include_str!("../../templates/admin/audit.html"),
-    ),
-    (
-        "email/access_decision.subject.txt",
-        include_str!("../../templates/email/access_decision.subject.txt"),
-    ),
-    (
-        "email/access_decision.txt",
-        include_str!("../../templates/email/access_decision.txt"),
-    ),
-    (
-        "email/access_decision.html",
-        include_str!("../../templates/email/access_decision.html"),
-    ),
-    (
-        "access/terms.html",
-        include_str!("../../templates/access/terms.html"),
-    ),
-    (
-        "access/request.html",
-        include_str!("../../templates/access/request.html"),
-    ),
+/// Every template, by the name handlers use; the source is embedded from `templates/`.
+macro_rules! embedded {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+const TEMPLATES: &[(&str, &str)] = embedded![
+    "base.html",
+    "error.html",
+    "authn/login.html",
+    "oidc/consent.html",
+    "oidc/logout_confirm.html",
+    "oidc/logged_out.html",
+    "account/home.html",
+    "admin/layout.html",
+    "admin/home.html",
+    "admin/clients.html",
+    "admin/client.html",
+    "admin/secret.html",
+    "admin/accounts.html",
+    "admin/account.html",
+    "admin/requests.html",
+    "admin/dealerships.html",
+    "admin/audit.html",
+    "email/access_decision.subject.txt",
+    "email/access_decision.txt",
+    "email/access_decision.html",
+    "access/terms.html",
+    "access/request.html",
+    "register/start.html",
+    "register/_profile.html",
+    "register/cardholder.html",
+    "register/dealer.html",
+    "register/done.html",
+    "account/request.html",
+    "account/reactivate.html",
+    "account/_details.html",
+    "account/request_sent.html",
+    "email/registered.subject.txt",
+    "email/registered.txt",
+    "email/registered.html",
+    "email/registration_decision.subject.txt",
+    "email/registration_decision.txt",
+    "email/registration_decision.html",
 ];
 
 #[derive(Debug)]

@@ -134,6 +134,12 @@ pub async fn issue_for_family(
     let apps = crate::access::grants::apps_for(c, &family.account_id, now)
         .await
         .map_err(OAuthError::server_error)?;
+    let cardholder_app = &state.config.registration.cardholder_app;
+    let account = if client.client_id == *cardholder_app {
+        store::accounts::find_by_id(c, &family.account_id).await?
+    } else {
+        None
+    };
     let subject = Subject {
         sub: &family.account_id,
         client_id: &client.client_id,
@@ -148,6 +154,9 @@ pub async fn issue_for_family(
         access: Some(AccessClaims {
             roles: &roles,
             apps: &apps,
+            customer_id: account.as_ref().and_then(|a| {
+                crate::oidc::issue::customer_id_for(a, &client.client_id, cardholder_app)
+            }),
         }),
     };
     let m = minter(state);

@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use ally_idp::{
     access::clients::{self, AccessPolicy, GrantType, NewClient},
-    accounts::users::{self, NewUser},
+    accounts::users::{self, AccountStatus, NewUser},
     audit::Actor,
     clock::OffsetClock,
     config::Config,
@@ -267,6 +267,10 @@ impl TestApp {
                 password: SecretString::from(PASSWORD),
                 org_id: None,
                 password_min_length: 12,
+                status: AccountStatus::Active,
+                customer_id: None,
+                phone: None,
+                job_role: None,
             },
         )
         .await
