@@ -102,7 +102,9 @@ pub async fn approve(
         .iter()
         .any(|a| !p.requests.iter().any(|r| r.client_id == a.client_id))
     {
-        return Err(RequestError::Grant(super::grants::GrantError::UnknownClient));
+        return Err(RequestError::Grant(
+            super::grants::GrantError::UnknownClient,
+        ));
     }
     if !store::accounts::change_status(
         c,

@@ -467,30 +467,16 @@ async fn apply(
             )
             .await?
         }
-        Some(Kind::RemoveAccess) => match grants::revoke(
-            c,
-            now,
-            ctx,
-            who.actor(),
-            &r.account_id,
-            &r.client_id,
-        )
-        .await
-        {
-            // Already gone (revoked or expired since filing): the outcome asked for holds.
-            Ok(()) | Err(GrantError::NothingToRevoke) => {}
-            Err(e) => return Err(e.into()),
-        },
+        Some(Kind::RemoveAccess) => {
+            match grants::revoke(c, now, ctx, who.actor(), &r.account_id, &r.client_id).await {
+                // Already gone (revoked or expired since filing): the outcome asked for holds.
+                Ok(()) | Err(GrantError::NothingToRevoke) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
         Some(Kind::Deactivate) => {
-            lifecycle::deactivate(
-                c,
-                now,
-                ctx,
-                who.actor(),
-                &r.account_id,
-                "user ID request",
-            )
-            .await?
+            lifecycle::deactivate(c, now, ctx, who.actor(), &r.account_id, "user ID request")
+                .await?
         }
         Some(Kind::Reactivate) => {
             lifecycle::reactivate(c, now, ctx, who.actor(), &r.account_id).await?

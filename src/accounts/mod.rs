@@ -3,12 +3,12 @@
 
 pub mod attempts;
 pub mod customers;
-pub mod register_pages;
-pub mod request_pages;
 pub mod home;
 pub mod lifecycle;
-pub mod registration;
 pub mod password_policy;
 pub mod questions;
 pub mod reactivation;
+pub mod register_pages;
+pub mod registration;
+pub mod request_pages;
 pub mod users;

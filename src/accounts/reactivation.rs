@@ -22,9 +22,7 @@ pub const TICKET_MINUTES: i64 = 15;
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReactivationError {
-    #[error(
-        "This user ID has no challenge questions. Please call the help desk to reactivate it."
-    )]
+    #[error("This user ID has no challenge questions. Please call the help desk to reactivate it.")]
     NoQuestions,
     #[error(
         "Those answers do not match our records. After several unsuccessful tries, requests are paused for a while."

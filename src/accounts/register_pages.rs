@@ -167,8 +167,15 @@ async fn cardholder_post(
             return page(&state, csrf, "register/cardholder.html", ctx, status);
         };
         let txn = state.db.begin().await?;
-        return match registration::register_cardholder(&txn, &d, now, &ctx, &customer_id, profile(&f))
-            .await
+        return match registration::register_cardholder(
+            &txn,
+            &d,
+            now,
+            &ctx,
+            &customer_id,
+            profile(&f),
+        )
+        .await
         {
             Ok(_) => {
                 txn.commit().await?;
@@ -202,15 +209,29 @@ async fn cardholder_post(
         "card"
     };
     let txn = state.db.begin().await?;
-    match registration::verify_cardholder(&txn, &d, now, &ctx, kind, f.get("number"), f.get("ssn_last4"))
-        .await
+    match registration::verify_cardholder(
+        &txn,
+        &d,
+        now,
+        &ctx,
+        kind,
+        f.get("number"),
+        f.get("ssn_last4"),
+    )
+    .await
     {
         Ok(customer_id) => {
             txn.commit().await?;
             let expires = now + chrono::Duration::minutes(TICKET_MINUTES);
             let ticket = csrf.ticket(TICKET_PURPOSE, &customer_id, expires);
             let ctx = context! { step => "profile", ticket => ticket };
-            page(&state, csrf, "register/cardholder.html", ctx, StatusCode::OK)
+            page(
+                &state,
+                csrf,
+                "register/cardholder.html",
+                ctx,
+                StatusCode::OK,
+            )
         }
         Err(RegisterError::AlreadyRegistered) => {
             txn.commit().await?;

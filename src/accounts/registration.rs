@@ -57,7 +57,9 @@ pub enum RegisterError {
         "This card or account already has a user ID. Use \"Forgot user ID\" on the sign-in page to find it."
     )]
     AlreadyRegistered,
-    #[error("No active dealership has that PDN. Check the number with your dealership's office manager.")]
+    #[error(
+        "No active dealership has that PDN. Check the number with your dealership's office manager."
+    )]
     UnknownPdn,
     #[error("A PDN is exactly 5 digits.")]
     MalformedPdn,
@@ -188,9 +190,7 @@ pub async fn verify_cardholder(
         return fail("address limit", None).await;
     }
     let found = match kind {
-        NumberKind::Card => {
-            store::customers::find_by_card(c, &d.customers.card(&number)).await?
-        }
+        NumberKind::Card => store::customers::find_by_card(c, &d.customers.card(&number)).await?,
         NumberKind::Account => {
             store::customers::find_by_account(c, &d.customers.account(&number)).await?
         }
@@ -284,7 +284,10 @@ pub async fn register_cardholder(
             Some(client.name)
         }
         None => {
-            tracing::warn!(app, "registration.cardholder_app is not a registered application");
+            tracing::warn!(
+                app,
+                "registration.cardholder_app is not a registered application"
+            );
             None
         }
     };

@@ -203,7 +203,18 @@ async fn request_get(
         Target::NotFound => Err(AppError::NotFound),
         Target::Found {
             account, on_behalf, ..
-        } => request_page(&state, csrf, &account, on_behalf, None, None, StatusCode::OK).await,
+        } => {
+            request_page(
+                &state,
+                csrf,
+                &account,
+                on_behalf,
+                None,
+                None,
+                StatusCode::OK,
+            )
+            .await
+        }
     }
 }
 
@@ -268,8 +279,16 @@ async fn request_post(
         Err(RequestError::Db(e)) => Err(e.into()),
         Err(e) => {
             let status = StatusCode::UNPROCESSABLE_ENTITY;
-            request_page(&state, csrf, &account, on_behalf, Some(&f), Some(e.to_string()), status)
-                .await
+            request_page(
+                &state,
+                csrf,
+                &account,
+                on_behalf,
+                Some(&f),
+                Some(e.to_string()),
+                status,
+            )
+            .await
         }
     }
 }
@@ -287,10 +306,15 @@ async fn reactivate_post(
         Some(id) => store::accounts::find_by_id(&state.db, &id).await?,
         None => None,
     };
-    let Some(account) = account.filter(|a| a.status == AccountStatus::Deactivated.as_str())
-    else {
+    let Some(account) = account.filter(|a| a.status == AccountStatus::Deactivated.as_str()) else {
         let ctx = context! { expired => true };
-        return render(&state, csrf, "account/reactivate.html", ctx, StatusCode::UNPROCESSABLE_ENTITY);
+        return render(
+            &state,
+            csrf,
+            "account/reactivate.html",
+            ctx,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        );
     };
     let (details, dealer) = details_of(&state.db, &account).await?;
     let questions = reactivation::questions_of(&state.db, &account.id).await?;
@@ -301,7 +325,13 @@ async fn reactivate_post(
         }
     };
     if f.get("step") != "answer" {
-        return render(&state, csrf, "account/reactivate.html", page_ctx(&details, None), StatusCode::OK);
+        return render(
+            &state,
+            csrf,
+            "account/reactivate.html",
+            page_ctx(&details, None),
+            StatusCode::OK,
+        );
     }
     let details = details_from(&f);
     let limiter = Limiter::from_config(&state.config.registration);
@@ -324,8 +354,15 @@ async fn reactivate_post(
     let error = match r {
         Ok(_) => {
             txn.commit().await?;
-            let ctx = context! { username => account.username, on_behalf => false, reactivation => true };
-            return render(&state, csrf, "account/request_sent.html", ctx, StatusCode::OK);
+            let ctx =
+                context! { username => account.username, on_behalf => false, reactivation => true };
+            return render(
+                &state,
+                csrf,
+                "account/request_sent.html",
+                ctx,
+                StatusCode::OK,
+            );
         }
         Err(ReactivationError::Internal(e)) => return Err(AppError::Internal(e)),
         Err(ReactivationError::Request(RequestError::Db(e))) => return Err(e.into()),

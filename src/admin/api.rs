@@ -598,9 +598,16 @@ async fn registration_approve(
         })
         .collect();
     let txn = state.db.begin().await?;
-    registrations::approve(&txn, state.clock.now(), &ctx, &caller.0, &account_id, approved)
-        .await
-        .map_err(request_error)?;
+    registrations::approve(
+        &txn,
+        state.clock.now(),
+        &ctx,
+        &caller.0,
+        &account_id,
+        approved,
+    )
+    .await
+    .map_err(request_error)?;
     txn.commit().await?;
     ok(json!({ "account_id": account_id, "status": "active" }))
 }
@@ -617,9 +624,16 @@ async fn registration_reject(
     }
     let reason = b.reason.unwrap_or_default();
     let txn = state.db.begin().await?;
-    registrations::reject(&txn, state.clock.now(), &ctx, &caller.0, &account_id, &reason)
-        .await
-        .map_err(request_error)?;
+    registrations::reject(
+        &txn,
+        state.clock.now(),
+        &ctx,
+        &caller.0,
+        &account_id,
+        &reason,
+    )
+    .await
+    .map_err(request_error)?;
     txn.commit().await?;
     ok(json!({ "account_id": account_id, "status": "rejected" }))
 }

@@ -24,11 +24,11 @@ use crate::{
         staff::Principal,
     },
     accounts::users::AccountStatus,
-    web::form::Fields,
     crypto::keyring::Alg,
     error::AppError,
     state::AppState,
     store,
+    web::form::Fields,
     web::{
         Page,
         context::RequestContext,

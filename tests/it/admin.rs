@@ -7,36 +7,7 @@ use ally_idp::{
 };
 use reqwest::{Method, StatusCode, header};
 
-use crate::helpers::{ClientSpec, PASSWORD, TestApp, hidden, location};
-
-/// Signs `username` in on a fresh browser of its own.
-async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
-    let b = reqwest::Client::builder()
-        .cookie_store(true)
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .unwrap();
-    let page = b
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
-    let r = b
-        .post(app.url("/login"))
-        .form(&[
-            ("csrf", hidden(&page, "csrf").unwrap().as_str()),
-            ("username", username),
-            ("password", PASSWORD),
-        ])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{username} signs in");
-    b
-}
+use crate::helpers::{ClientSpec, TestApp, browser_for, hidden, location};
 
 /// A CSRF token for a signed-in browser (any page with a form will do).
 async fn csrf_of(app: &TestApp, b: &reqwest::Client) -> String {

@@ -14,5 +14,6 @@ mod login;
 mod logout;
 mod mail;
 mod questions;
+mod register;
 mod rp_flow;
 mod tokens;

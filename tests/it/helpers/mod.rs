@@ -404,6 +404,40 @@ impl Drop for TestApp {
     }
 }
 
+/// Signs `username` in on a fresh browser of its own.
+pub async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
+    let b = new_browser();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = b
+        .post(app.url("/login"))
+        .form(&[
+            ("csrf", hidden(&page, "csrf").unwrap().as_str()),
+            ("username", username),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "{username} signs in");
+    b
+}
+
+/// A browser of its own: keeps cookies, never follows redirects.
+pub fn new_browser() -> reqwest::Client {
+    reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
 pub fn location(resp: &Response) -> String {
     resp.headers()
         .get(header::LOCATION)
