@@ -17,3 +17,4 @@ mod questions;
 mod register;
 mod rp_flow;
 mod tokens;
+mod user_requests;
