@@ -147,3 +147,134 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
     let claims = crate::access::claims(tokens["id_token"].as_str().unwrap());
     assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
 }
+
+#[tokio::test]
+async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smartauction_terms() {
+    let app = TestApp::spawn().await;
+    let rp = spawn_app_receiver().await;
+    let redirect = format!("{rp}/callback");
+    // SmartAuction sends people to the stand-in application and has terms.
+    let secret = clients::register(
+        &app.state.db,
+        &app.state.tokens,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        NewClient {
+            client_id: "smartauction".into(),
+            name: "SmartAuction".into(),
+            redirect_uris: vec![redirect.clone()],
+            post_logout_redirect_uris: vec![],
+            grant_types: vec![GrantType::AuthorizationCode],
+            id_token_alg: Alg::Es256,
+            public: false,
+            third_party: false,
+            access_policy: AccessPolicy::GrantRequired,
+            service_scopes: vec![],
+            terms: Some("Bids are binding. Vehicles are sold as described.".into()),
+            secret: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    app.add_client(crate::helpers::ClientSpec {
+        access: AccessPolicy::GrantRequired,
+        ..crate::helpers::ClientSpec::confidential("smartcash")
+    })
+    .await;
+    crate::register::add_dealerships(&app).await;
+
+    // The applicant finds registration from the sign-in page.
+    let sam = Browser::launch().await;
+    sam.resize(390, 844).await;
+    sam.goto(&format!("{}/login", app.issuer)).await;
+    sam.click("a[href='/register']").await;
+    sam.wait_for_text("Create your user ID").await;
+    sam.screenshot("10-register-start-phone").await;
+    sam.click("a[href='/register/dealer']").await;
+    sam.wait_for_text("Primary Dealer Number").await;
+    sam.fill("pdn", "12345").await;
+    sam.click("button[type=submit]").await;
+    sam.wait_for_text("Main Street Motors").await;
+    for (id, v) in [
+        ("given_name", "Sam"),
+        ("family_name", "Seller"),
+        ("phone", "555 010 2030"),
+        ("job_role", "Sales manager"),
+        ("email", "sam@dealer.example"),
+        ("username", "sam.seller"),
+        ("new-password", PASSWORD),
+        ("password-confirm", PASSWORD),
+        ("a1", "Smith"),
+        ("a2", "Rex"),
+        ("ha", "Dune"),
+    ] {
+        sam.fill(id, v).await;
+    }
+    sam.select("q1", 1).await;
+    sam.select("q2", 2).await;
+    sam.select("hq", 1).await;
+    sam.click("#app-smartauction").await;
+    sam.wait_for_text("Strength: strong").await;
+    sam.screenshot("11-register-dealer-phone").await;
+    sam.resize(1280, 1000).await;
+    sam.screenshot("12-register-dealer").await;
+    sam.click("form button.primary").await;
+    sam.wait_for_text("Registration received").await;
+    sam.screenshot("13-register-received").await;
+
+    // The dealership's dealer_admin approves it in the queue.
+    let dana = Browser::launch().await;
+    dana.goto(&format!("{}/admin/requests", app.issuer)).await;
+    dana.fill("username", "dana").await;
+    dana.fill("password", PASSWORD).await;
+    dana.click("button[type=submit]").await;
+    dana.wait_for_text("New user IDs").await;
+    dana.screenshot("14-queue-registration").await;
+    dana.fill("reg-1-roles-smartauction", "buyer").await;
+    dana.click("form[action$='/approve'] button").await;
+    dana.wait_for_text("Registration approved").await;
+    dana.close().await;
+    let account = ally_idp::store::accounts::find_by_username(&app.state.db, "sam.seller")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(account.status, "active");
+
+    // Sam signs in to SmartAuction and accepts its terms, once.
+    let authorize = format!(
+        "{}/authorize?client_id=smartauction&response_type=code&scope=openid&state=s2&redirect_uri={}&code_challenge={PKCE_CHALLENGE}&code_challenge_method=S256",
+        app.issuer,
+        url::form_urlencoded::byte_serialize(redirect.as_bytes()).collect::<String>()
+    );
+    sam.goto(&authorize).await;
+    sam.wait_for_text("to continue to").await;
+    sam.fill("username", "sam.seller").await;
+    sam.fill("password", PASSWORD).await;
+    sam.click("button[type=submit]").await;
+    sam.wait_for_text("Bids are binding").await;
+    sam.screenshot("15-smartauction-terms").await;
+    sam.click("button[value=accept]").await;
+    sam.wait_for_text("Welcome to SmartAuction").await;
+    let landed = sam.url().await;
+    let code = param(&landed, "code").unwrap();
+    sam.close().await;
+    let r = app
+        .post_as(
+            "/token",
+            "smartauction",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", &code),
+                ("redirect_uri", &redirect),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await;
+    let tokens: serde_json::Value = r.json().await.unwrap();
+    let claims = crate::access::claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
+    assert_eq!(app.audit_events("terms.accepted").await.len(), 1);
+}

@@ -425,6 +425,8 @@ async fn bad_profile_input_re_renders_and_writes_nothing() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
 }
 
+/// The three dealer applications, Main Street Motors (12345, active), Closed Cars (54321,
+/// inactive) and Main Street's dealer_admin `dana`.
 pub async fn dealer_setup(app: &TestApp) {
     for id in ["smartauction", "smartcash", "intellirater"] {
         app.add_client(ClientSpec {
@@ -434,6 +436,10 @@ pub async fn dealer_setup(app: &TestApp) {
         })
         .await;
     }
+    add_dealerships(app).await;
+}
+
+pub async fn add_dealerships(app: &TestApp) {
     let ctx = RequestContext::default();
     let now = app.state.clock.now();
     orgs::add(

@@ -102,6 +102,22 @@ impl Browser {
             .unwrap();
     }
 
+    /// Chooses the option at `index` (0 is the placeholder) of the `<select>` with this id.
+    pub async fn select(&self, id: &str, index: usize) {
+        self.client
+            .find(Locator::Id(id))
+            .await
+            .unwrap_or_else(|e| panic!("#{id}: {e}"))
+            .select_by_index(index)
+            .await
+            .unwrap();
+    }
+
+    /// Resizes the window (a phone is 390 x 844).
+    pub async fn resize(&self, width: u32, height: u32) {
+        self.client.set_window_size(width, height).await.unwrap();
+    }
+
     /// Waits until the page source contains `text` (navigation after a click is asynchronous).
     pub async fn wait_for_text(&self, text: &str) -> String {
         let mut last = String::new();
