@@ -278,3 +278,91 @@ async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smarta
     assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
     assert_eq!(app.audit_events("terms.accepted").await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_cardholder_registers_files_a_request_and_after_deactivation_asks_for_reactivation() {
+    let app = TestApp::spawn().await;
+    crate::register::import_customers(&app).await;
+
+    // Step 1: the card and the SSN's last four; a wrong guess first gets the generic message.
+    let carla = Browser::launch().await;
+    carla.goto(&format!("{}/register", app.issuer)).await;
+    carla.click("a[href='/register/cardholder']").await;
+    carla.wait_for_text("Step 1 of 2").await;
+    carla.fill("number", crate::register::CARD).await;
+    carla.fill("ssn_last4", "9999").await;
+    carla.click("button[type=submit]").await;
+    carla.wait_for_text("could not verify").await;
+    carla.screenshot("20-register-card-error").await;
+    carla.fill("number", crate::register::CARD).await;
+    carla.fill("ssn_last4", crate::register::SSN).await;
+    carla.click("button[type=submit]").await;
+
+    // Step 2: user ID, password (with its strength hint) and questions.
+    carla.wait_for_text("Step 2 of 2").await;
+    for (id, v) in [
+        ("email", "carla@example.com"),
+        ("username", "carla.h"),
+        ("new-password", PASSWORD),
+        ("password-confirm", PASSWORD),
+        ("a1", "Smith"),
+        ("a2", "Rex"),
+        ("ha", "Dune"),
+    ] {
+        carla.fill(id, v).await;
+    }
+    carla.select("q1", 1).await;
+    carla.select("q2", 2).await;
+    carla.select("hq", 1).await;
+    carla.wait_for_text("Strength: strong").await;
+    carla.screenshot("21-register-cardholder").await;
+    carla.click("form button.primary").await;
+    carla.wait_for_text("Your user ID is ready").await;
+
+    // Signed in, the account page leads to the User ID Request form.
+    carla.goto(&format!("{}/login", app.issuer)).await;
+    carla.fill("username", "carla.h").await;
+    carla.fill("password", PASSWORD).await;
+    carla.click("button[type=submit]").await;
+    carla.wait_for_text("Hello, Carla").await;
+    carla.click("a[href='/account/requests']").await;
+    carla.wait_for_text("User ID request").await;
+    carla.screenshot("22-user-id-request").await;
+    carla.close().await;
+
+    // Deactivated (say, by inactivity): signing in offers reactivation behind the questions.
+    let account = ally_idp::store::accounts::find_by_username(&app.state.db, "carla.h")
+        .await
+        .unwrap()
+        .unwrap();
+    ally_idp::accounts::lifecycle::deactivate(
+        &app.state.db,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        &account.id,
+        "inactive for 60 days",
+    )
+    .await
+    .unwrap();
+    let carla = Browser::launch().await;
+    carla.goto(&format!("{}/login", app.issuer)).await;
+    carla.fill("username", "carla.h").await;
+    carla.fill("password", PASSWORD).await;
+    carla.click("button[type=submit]").await;
+    carla.wait_for_text("deactivated").await;
+    carla.screenshot("23-login-deactivated").await;
+    carla.click("form[action='/reactivate'] button").await;
+    carla.wait_for_text("Answer your challenge questions").await;
+    carla.fill("a1", "smith").await;
+    carla.fill("a2", "Rex").await;
+    carla.screenshot("24-reactivate").await;
+    carla.click("form button.primary").await;
+    carla.wait_for_text("Request sent").await;
+    carla.close().await;
+    let pending = ally_idp::store::access::list_requests(&app.state.db, Some("pending"), None)
+        .await
+        .unwrap();
+    assert_eq!(pending.len(), 1);
+    assert_eq!(pending[0].kind, "reactivate");
+}
