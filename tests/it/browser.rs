@@ -34,6 +34,30 @@ async fn spawn_app_receiver() -> String {
     format!("http://{addr}")
 }
 
+/// Redeems a code at the token endpoint as SmartAuction; returns the ID token's claims.
+async fn smartauction_id_token(
+    app: &TestApp,
+    secret: &str,
+    redirect: &str,
+    code: &str,
+) -> serde_json::Value {
+    let r = app
+        .post_as(
+            "/token",
+            "smartauction",
+            secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code),
+                ("redirect_uri", redirect),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await;
+    let tokens: serde_json::Value = r.json().await.unwrap();
+    crate::access::claims(tokens["id_token"].as_str().unwrap())
+}
+
 #[tokio::test]
 async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_application() {
     let app = TestApp::spawn().await;
@@ -87,9 +111,7 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
     bob.goto(&authorize).await;
     bob.wait_for_text("to continue to").await;
     bob.screenshot("01-login").await;
-    bob.fill("username", "bob").await;
-    bob.fill("password", PASSWORD).await;
-    bob.click("button[type=submit]").await;
+    bob.sign_in("bob", PASSWORD).await;
     bob.wait_for_text("have access to SmartAuction").await;
     bob.fill("reason", "I buy cars at auction for the dealership")
         .await;
@@ -101,9 +123,7 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
     let admin = Browser::launch().await;
     admin.goto(&format!("{}/admin/requests", app.issuer)).await;
     admin.wait_for_text("Sign in").await;
-    admin.fill("username", "root").await;
-    admin.fill("password", PASSWORD).await;
-    admin.click("button[type=submit]").await;
+    admin.sign_in("root", PASSWORD).await;
     admin.wait_for_text("I buy cars at auction").await;
     admin.screenshot("03-admin-queue").await;
     admin.fill("roles-1", "buyer").await;
@@ -130,21 +150,7 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
     let code = param(&landed, "code").unwrap();
     bob.close().await;
 
-    let r = app
-        .post_as(
-            "/token",
-            "smartauction",
-            &secret,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", &redirect),
-                ("code_verifier", PKCE_VERIFIER),
-            ],
-        )
-        .await;
-    let tokens: serde_json::Value = r.json().await.unwrap();
-    let claims = crate::access::claims(tokens["id_token"].as_str().unwrap());
+    let claims = smartauction_id_token(&app, &secret, &redirect, &code).await;
     assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
 }
 
@@ -227,9 +233,7 @@ async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smarta
     // The dealership's dealer_admin approves it in the queue.
     let dana = Browser::launch().await;
     dana.goto(&format!("{}/admin/requests", app.issuer)).await;
-    dana.fill("username", "dana").await;
-    dana.fill("password", PASSWORD).await;
-    dana.click("button[type=submit]").await;
+    dana.sign_in("dana", PASSWORD).await;
     dana.wait_for_text("New user IDs").await;
     dana.screenshot("14-queue-registration").await;
     dana.fill("reg-1-roles-smartauction", "buyer").await;
@@ -250,9 +254,7 @@ async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smarta
     );
     sam.goto(&authorize).await;
     sam.wait_for_text("to continue to").await;
-    sam.fill("username", "sam.seller").await;
-    sam.fill("password", PASSWORD).await;
-    sam.click("button[type=submit]").await;
+    sam.sign_in("sam.seller", PASSWORD).await;
     sam.wait_for_text("Bids are binding").await;
     sam.screenshot("15-smartauction-terms").await;
     sam.click("button[value=accept]").await;
@@ -260,21 +262,7 @@ async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smarta
     let landed = sam.url().await;
     let code = param(&landed, "code").unwrap();
     sam.close().await;
-    let r = app
-        .post_as(
-            "/token",
-            "smartauction",
-            &secret,
-            &[
-                ("grant_type", "authorization_code"),
-                ("code", &code),
-                ("redirect_uri", &redirect),
-                ("code_verifier", PKCE_VERIFIER),
-            ],
-        )
-        .await;
-    let tokens: serde_json::Value = r.json().await.unwrap();
-    let claims = crate::access::claims(tokens["id_token"].as_str().unwrap());
+    let claims = smartauction_id_token(&app, &secret, &redirect, &code).await;
     assert_eq!(claims["roles"], serde_json::json!(["buyer"]));
     assert_eq!(app.audit_events("terms.accepted").await.len(), 1);
 }
@@ -321,9 +309,7 @@ async fn a_cardholder_registers_files_a_request_and_after_deactivation_asks_for_
 
     // Signed in, the account page leads to the User ID Request form.
     carla.goto(&format!("{}/login", app.issuer)).await;
-    carla.fill("username", "carla.h").await;
-    carla.fill("password", PASSWORD).await;
-    carla.click("button[type=submit]").await;
+    carla.sign_in("carla.h", PASSWORD).await;
     carla.wait_for_text("Hello, Carla").await;
     carla.click("a[href='/account/requests']").await;
     carla.wait_for_text("User ID request").await;
@@ -347,9 +333,7 @@ async fn a_cardholder_registers_files_a_request_and_after_deactivation_asks_for_
     .unwrap();
     let carla = Browser::launch().await;
     carla.goto(&format!("{}/login", app.issuer)).await;
-    carla.fill("username", "carla.h").await;
-    carla.fill("password", PASSWORD).await;
-    carla.click("button[type=submit]").await;
+    carla.sign_in("carla.h", PASSWORD).await;
     carla.wait_for_text("deactivated").await;
     carla.screenshot("23-login-deactivated").await;
     carla.click("form[action='/reactivate'] button").await;

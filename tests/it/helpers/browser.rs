@@ -92,6 +92,13 @@ impl Browser {
         el.send_keys(text).await.unwrap();
     }
 
+    /// Fills the sign-in form and submits it.
+    pub async fn sign_in(&self, username: &str, password: &str) {
+        self.fill("username", username).await;
+        self.fill("password", password).await;
+        self.click("button[type=submit]").await;
+    }
+
     pub async fn click(&self, css: &str) {
         self.client
             .find(Locator::Css(css))
