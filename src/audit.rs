@@ -46,6 +46,15 @@ pub enum AuditEvent {
     RegistrationApproved,
     RegistrationRejected,
     ChallengeFailed,
+    AccountLocked,
+    MfaVerified,
+    MfaFailed,
+    MfaEmailCodeSent,
+    TotpEnabled,
+    TotpRemoved,
+    RecoveryCodesGenerated,
+    DevicesForgotten,
+    DeviceRemembered,
 }
 
 impl AuditEvent {
@@ -80,6 +89,15 @@ impl AuditEvent {
             AuditEvent::RegistrationApproved => "registration.approved",
             AuditEvent::RegistrationRejected => "registration.rejected",
             AuditEvent::ChallengeFailed => "challenge.failed",
+            AuditEvent::AccountLocked => "account.locked",
+            AuditEvent::MfaVerified => "mfa.verified",
+            AuditEvent::MfaFailed => "mfa.failed",
+            AuditEvent::MfaEmailCodeSent => "mfa.email_code_sent",
+            AuditEvent::TotpEnabled => "mfa.totp_enabled",
+            AuditEvent::TotpRemoved => "mfa.totp_removed",
+            AuditEvent::RecoveryCodesGenerated => "mfa.recovery_codes_generated",
+            AuditEvent::DevicesForgotten => "mfa.devices_forgotten",
+            AuditEvent::DeviceRemembered => "mfa.device_remembered",
         }
     }
 }

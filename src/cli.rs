@@ -11,7 +11,7 @@ use secrecy::SecretString;
 
 use crate::{
     access::{
-        clients::{self, AccessPolicy, GrantType, NewClient},
+        clients::{self, AccessPolicy, GrantType, MfaPolicy, NewClient},
         grants::{self, NewGrant},
         orgs,
         staff::{self, StaffRole},
@@ -177,6 +177,13 @@ pub enum AccessArg {
     GrantRequired,
 }
 
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum MfaArg {
+    None,
+    Optional,
+    Required,
+}
+
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on, e.g. 127.0.0.1:8080.
@@ -247,6 +254,9 @@ pub struct ClientAddArgs {
     /// Who may sign in to it: any active account, or only accounts with a grant.
     #[arg(long, value_enum, default_value = "open")]
     pub access: AccessArg,
+    /// When a second factor is asked for (default: `mfa.default_policy`).
+    #[arg(long, value_enum)]
+    pub mfa: Option<MfaArg>,
     /// A scope beyond the user scopes the client may be issued (repeatable): ally:admin.
     #[arg(long = "allowed-scope")]
     pub allowed_scopes: Vec<String>,
@@ -488,6 +498,11 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     ),
                     None => None,
                 },
+                mfa: a.mfa.map(|m| match m {
+                    MfaArg::None => MfaPolicy::None,
+                    MfaArg::Optional => MfaPolicy::Optional,
+                    MfaArg::Required => MfaPolicy::Required,
+                }),
                 secret,
             };
             let secrets = startup::secrets(&config)?;

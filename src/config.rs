@@ -27,6 +27,8 @@ pub struct Config {
     pub accounts: Accounts,
     pub questions: Questions,
     pub registration: Registration,
+    pub mfa: Mfa,
+    pub lockout: Lockout,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -91,6 +93,31 @@ pub struct Registration {
     pub record_window_secs: i64,
     pub max_failures_per_ip: u32,
     pub ip_window_secs: i64,
+}
+
+/// Second factors and when they are asked for.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Mfa {
+    /// For applications without a policy of their own.
+    pub default_policy: crate::access::clients::MfaPolicy,
+    /// "Remember this device": how long a browser may skip the second factor (0 disables).
+    pub remember_device_days: i64,
+    pub email_code_ttl_secs: i64,
+    /// Wrong tries at one e-mailed code before it is void.
+    pub email_code_max_attempts: i32,
+    /// How long a sign-in may wait for its second factor.
+    pub pending_ttl_secs: i64,
+    /// Issuer name shown in authenticator apps.
+    pub totp_issuer: String,
+}
+
+/// Failed sign-ins (password or second factor) before an account locks.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lockout {
+    pub max_failures: u32,
+    pub window_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -63,6 +63,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
                 },
                 service_scopes: vec![],
                 terms: (id == "smartauction").then(|| SMARTAUCTION_TERMS.to_owned()),
+                mfa: None,
                 secret: None,
             },
         )

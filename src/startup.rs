@@ -83,9 +83,11 @@ impl Application {
             mailer: Arc::new(crate::mail::Mailer::from_config(
                 &config,
                 templates.clone(),
+                secrets.sealer.clone(),
             )?),
             templates,
             tokens: secrets.tokens,
+            sealer: secrets.sealer,
             secrets: Arc::new(secrets.keys),
             keyring,
             clock,
@@ -139,6 +141,7 @@ pub fn router(state: AppState) -> Router {
         .merge(admin::routes())
         .merge(accounts::register_pages::routes())
         .merge(accounts::request_pages::routes())
+        .merge(accounts::security_pages::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })

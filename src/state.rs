@@ -22,6 +22,8 @@ pub struct AppState {
     pub keyring: Arc<KeyRing>,
     pub secrets: Arc<DerivedKeys>,
     pub tokens: TokenHasher,
+    /// At-rest encryption (TOTP seeds, sealed outbox messages).
+    pub sealer: crate::crypto::seal::Sealer,
     pub passwords: PasswordHasher,
     pub templates: Arc<Templates>,
     pub clock: Arc<dyn Clock>,

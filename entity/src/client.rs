@@ -16,6 +16,7 @@ pub struct Model {
     pub access_policy: String,
     pub service_scopes: String,
     pub terms: Option<String>,
+    pub mfa_policy: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

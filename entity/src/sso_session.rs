@@ -17,6 +17,7 @@ pub struct Model {
     pub last_seen_at: DateTimeUtc,
     pub expires_at: DateTimeUtc,
     pub ended_at: Option<DateTimeUtc>,
+    pub mfa_remembered: bool,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -10,6 +10,7 @@ mod m20261122_000004_customers;
 mod m20261122_000005_security_answers;
 mod m20261122_000006_terms;
 mod m20261122_000007_registration;
+mod m20261122_000008_mfa;
 
 pub struct Migrator;
 
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000005_security_answers::Migration),
             Box::new(m20261122_000006_terms::Migration),
             Box::new(m20261122_000007_registration::Migration),
+            Box::new(m20261122_000008_mfa::Migration),
         ]
     }
 }

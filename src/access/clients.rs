@@ -63,6 +63,33 @@ impl AccessPolicy {
     }
 }
 
+/// When an application asks for a second factor.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Deserialize, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MfaPolicy {
+    /// Never: a password-only session is enough.
+    None,
+    /// When the account has enrolled a passkey or an authenticator app.
+    Optional,
+    /// Always; accounts without an enrolled factor get a code by e-mail.
+    Required,
+}
+
+impl MfaPolicy {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MfaPolicy::None => "none",
+            MfaPolicy::Optional => "optional",
+            MfaPolicy::Required => "required",
+        }
+    }
+    pub fn parse(s: &str) -> Option<Self> {
+        [MfaPolicy::None, MfaPolicy::Optional, MfaPolicy::Required]
+            .into_iter()
+            .find(|p| p.as_str() == s)
+    }
+}
+
 /// A registered application, parsed from its row.
 #[derive(Clone, Debug)]
 pub struct Client {
@@ -80,9 +107,15 @@ pub struct Client {
     pub service_scopes: Vec<String>,
     /// Terms a person must accept before first use (SmartAuction), if any.
     pub terms: Option<String>,
+    /// Its own second-factor policy; None follows `mfa.default_policy`.
+    pub mfa: Option<MfaPolicy>,
 }
 
 impl Client {
+    pub fn mfa_policy(&self, default: MfaPolicy) -> MfaPolicy {
+        self.mfa.unwrap_or(default)
+    }
+
     /// Identifies the text of the terms: changed terms are a new version, asked again.
     pub fn terms_version(&self) -> Option<String> {
         use sha2::{Digest, Sha256};
@@ -115,6 +148,10 @@ impl Client {
                 .map(str::to_owned)
                 .collect(),
             terms: m.terms.filter(|t| !t.trim().is_empty()),
+            mfa: match m.mfa_policy.as_deref() {
+                None => None,
+                Some(p) => Some(MfaPolicy::parse(p).ok_or("unknown mfa policy")?),
+            },
             client_id: m.client_id,
             name: m.name,
             secret_hash: m.secret_hash,
@@ -161,6 +198,8 @@ pub struct NewClient {
     pub service_scopes: Vec<String>,
     /// Terms to accept on first use.
     pub terms: Option<String>,
+    /// None: the provider's default.
+    pub mfa: Option<MfaPolicy>,
     /// A secret chosen by the operator; None generates one.
     pub secret: Option<SecretString>,
 }
@@ -316,6 +355,7 @@ pub async fn register(
             access_policy: new.access_policy.as_str().to_owned(),
             service_scopes: new.service_scopes.join(" "),
             terms: new.terms.clone().filter(|t| !t.trim().is_empty()),
+            mfa_policy: new.mfa.map(|p| p.as_str().to_owned()),
             created_at: now,
             updated_at: now,
         },
@@ -341,6 +381,7 @@ pub struct ClientChanges {
     pub redirect_uris: Vec<String>,
     pub post_logout_redirect_uris: Vec<String>,
     pub access_policy: AccessPolicy,
+    pub mfa: Option<MfaPolicy>,
 }
 
 pub async fn update(
@@ -369,6 +410,7 @@ pub async fn update(
     m.redirect_uris = serde_json::Value::from(ch.redirect_uris.clone());
     m.post_logout_redirect_uris = serde_json::Value::from(ch.post_logout_redirect_uris.clone());
     m.access_policy = ch.access_policy.as_str().to_owned();
+    m.mfa_policy = ch.mfa.map(|p| p.as_str().to_owned());
     m.updated_at = now;
     store::clients::update(c, m).await?;
     audit::record(
@@ -378,7 +420,7 @@ pub async fn update(
         AuditEvent::ClientUpdated,
         actor,
         Some(client_id),
-        serde_json::json!({ "redirect_uris": ch.redirect_uris, "post_logout_redirect_uris": ch.post_logout_redirect_uris, "access": ch.access_policy.as_str() }),
+        serde_json::json!({ "redirect_uris": ch.redirect_uris, "post_logout_redirect_uris": ch.post_logout_redirect_uris, "access": ch.access_policy.as_str(), "mfa": ch.mfa.map(MfaPolicy::as_str) }),
     )
     .await?;
     Ok(())

@@ -11,4 +11,5 @@ pub mod reactivation;
 pub mod register_pages;
 pub mod registration;
 pub mod request_pages;
+pub mod security_pages;
 pub mod users;

@@ -199,6 +199,7 @@ async fn clients_create(
         access_policy,
         service_scopes: b.allowed_scopes,
         terms: b.terms,
+        mfa: None,
         secret: None,
     };
     let txn = state.db.begin().await?;
@@ -272,6 +273,7 @@ async fn client_patch(
             .post_logout_redirect_uris
             .unwrap_or(c.post_logout_redirect_uris),
         access_policy,
+        mfa: None,
     };
     let txn = state.db.begin().await?;
     clients::update(

@@ -263,6 +263,7 @@ async fn clients_post(
         access_policy: policy(&f.access),
         service_scopes: vec![],
         terms: None,
+        mfa: None,
         secret: None,
     };
     let txn = state.db.begin().await?;
@@ -346,6 +347,7 @@ async fn client_post(
         redirect_uris: lines(&f.redirect_uris),
         post_logout_redirect_uris: lines(&f.post_logout_redirect_uris),
         access_policy: policy(&f.access),
+        mfa: None,
     };
     let txn = state.db.begin().await?;
     match clients::update(&txn, state.clock.now(), &ctx, p.actor(), &id, changes).await {

@@ -9,6 +9,7 @@ use secrecy::SecretString;
 use crate::{
     accounts::users::AccountStatus,
     audit::{self, Actor, AuditEvent, RequestContext},
+    config::Lockout,
     crypto::password::PasswordHasher,
     store,
 };
@@ -31,6 +32,7 @@ pub enum LoginError {
 pub async fn authenticate(
     c: &impl ConnectionTrait,
     hasher: &PasswordHasher,
+    lockout: &Lockout,
     now: DateTime<Utc>,
     ctx: &RequestContext,
     username: &str,
@@ -43,6 +45,12 @@ pub async fn authenticate(
         .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
         .await
         .map_err(anyhow::Error::from)?;
+    if let Some(a) = account.as_ref().filter(|_| !ok) {
+        // A wrong password for a real account counts toward its lockout.
+        super::lockout::record_failure(c, now, ctx, lockout, &a.id)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let Some(account) = account.filter(|_| ok) else {
         audit::record(
             c,
@@ -63,19 +71,30 @@ pub async fn authenticate(
     if status != AccountStatus::Active {
         return Err(LoginError::NotActive(status, account.id));
     }
-    store::accounts::touch_last_login(c, &account.id, now)
-        .await
-        .map_err(anyhow::Error::from)?;
+    Ok(account)
+}
+
+/// Records a finished sign-in: the account's last sign-in time (inactivity counts from it)
+/// and the audit event with the methods shown. Called only once every factor the sign-in
+/// needed was shown, so a password alone never counts as a sign-in when a second factor
+/// was due.
+pub async fn record_success(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    account_id: &str,
+    amr: &[String],
+) -> Result<(), sea_orm::DbErr> {
+    store::accounts::touch_last_login(c, account_id, now).await?;
+    super::lockout::clear(c, account_id).await?;
     audit::record(
         c,
         now,
         ctx,
         AuditEvent::LoginSucceeded,
-        Actor::Account(&account.id),
-        Some(&account.id),
-        serde_json::json!({ "method": "pwd" }),
+        Actor::Account(account_id),
+        Some(account_id),
+        serde_json::json!({ "amr": amr }),
     )
     .await
-    .map_err(anyhow::Error::from)?;
-    Ok(account)
 }

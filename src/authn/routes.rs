@@ -18,9 +18,11 @@ use serde::Deserialize;
 use super::{
     acr,
     login::{self, LoginError},
+    mfa,
     session::{self, SsoSession},
 };
 use crate::{
+    access::clients::MfaPolicy,
     accounts::{reactivation, users::AccountStatus},
     error::AppError,
     oidc::{
@@ -36,7 +38,12 @@ use crate::{
 };
 
 pub fn routes() -> Router<AppState> {
-    Router::new().route(endpoints::LOGIN, get(login_get).post(login_post))
+    Router::new()
+        .route(endpoints::LOGIN, get(login_get).post(login_post))
+        .route(
+            endpoints::LOGIN_FACTOR,
+            get(super::factor_pages::factor_get).post(super::factor_pages::factor_post),
+        )
 }
 
 /// The live SSO session of this browser, if any.
@@ -110,19 +117,27 @@ fn render_login(
 
 /// What the sign-in page shows about the pending request: the application's name, its
 /// redirect URI (for the CSP form-action) and the login_hint.
-struct PendingView {
-    client_name: String,
-    redirect_uri: String,
+pub(super) struct PendingView {
+    pub client_name: String,
+    pub redirect_uri: String,
     login_hint: Option<String>,
+    /// What the application asks of the second factor.
+    pub mfa_policy: MfaPolicy,
+    pub acr_values: Vec<String>,
 }
 
-async fn pending_view(state: &AppState, req: &str) -> Result<Option<PendingView>, AppError> {
+pub(super) async fn pending_view(
+    state: &AppState,
+    req: &str,
+) -> Result<Option<PendingView>, AppError> {
     Ok(pending_for_page(state, req)
         .await?
         .map(|(pending, c)| PendingView {
+            mfa_policy: c.mfa_policy(state.config.mfa.default_policy),
             client_name: c.name,
             redirect_uri: pending.request.redirect_uri,
             login_hint: pending.request.login_hint,
+            acr_values: pending.request.acr_values,
         }))
 }
 
@@ -159,7 +174,7 @@ pub struct LoginForm {
 
 /// What the sign-in page says for each failure. Status messages are shown only after the
 /// password checked out (see `login::authenticate`), so they reveal nothing to a guesser.
-fn login_error_message(e: LoginError) -> Result<&'static str, AppError> {
+pub(super) fn login_error_message(e: LoginError) -> Result<&'static str, AppError> {
     Ok(match e {
         LoginError::InvalidCredentials | LoginError::NotActive(AccountStatus::Active, _) => {
             INVALID_CREDENTIALS
@@ -223,7 +238,16 @@ async fn login_post(
     let account = if too_long {
         Err(LoginError::InvalidCredentials)
     } else {
-        login::authenticate(&txn, &state.passwords, now, &ctx, &form.username, &password).await
+        login::authenticate(
+            &txn,
+            &state.passwords,
+            &state.config.lockout,
+            now,
+            &ctx,
+            &form.username,
+            &password,
+        )
+        .await
     };
     let account = match account {
         Ok(a) => a,
@@ -240,6 +264,41 @@ async fn login_post(
             return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
+    // A second factor, when the application, the account or `acr_values` asks for one and
+    // this browser was not remembered for the account.
+    let (policy, acr_values) = pending.as_ref().map_or_else(
+        || (state.config.mfa.default_policy, &[][..]),
+        |p| (p.mfa_policy, p.acr_values.as_slice()),
+    );
+    let enrolled = mfa::enrolled(&txn, &account.id).await?;
+    let policy_needs = mfa::required(policy, &enrolled, false);
+    let acr_needs = mfa::acr_values_ask_for_mfa(acr_values);
+    let https = state.config.issuer.is_https();
+    let device = jar.get(&cookies::name(cookies::Kind::Device, https));
+    let remembered = mfa::devices::is_remembered(
+        &txn,
+        &state.tokens,
+        now,
+        &account.id,
+        device.map(|c| c.value()),
+    )
+    .await?;
+    let factors = mfa::SessionFactors {
+        multi_factor: false,
+        remembered,
+    };
+    if !factors.satisfies(policy_needs, acr_needs) {
+        let ttl = Duration::seconds(state.config.mfa.pending_ttl_secs);
+        let amr = ["pwd".to_owned()];
+        let token =
+            mfa::pending::begin(&txn, &state.tokens, now, ttl, &account.id, None, &amr).await?;
+        txn.commit().await?;
+        let jar = jar.add(cookies::build(cookies::Kind::SignIn, https, token));
+        let to = factor_page_url(req, safe_next(form.next.as_deref()));
+        return Ok((jar, Redirect::to(&to)).into_response());
+    }
+    let amr = ["pwd".to_owned()];
+    login::record_success(&txn, now, &ctx, &account.id, &amr).await?;
     let previous = current_session(&state, &jar, now).await?;
     let (sso, token) = session::replace(
         &txn,
@@ -251,24 +310,69 @@ async fn login_post(
             account_id: &account.id,
             amr: &["pwd"],
             acr: acr::AAL1,
+            remembered,
         },
         Duration::seconds(state.config.session.lifetime_secs),
     )
     .await?;
-    let https = state.config.issuer.is_https();
     let jar = jar.add(cookies::build(cookies::Kind::Session, https, token));
+    continue_after_sign_in(
+        &state,
+        &ctx,
+        txn,
+        jar,
+        req,
+        safe_next(form.next.as_deref()),
+        &sso,
+        Resume::SignedIn,
+    )
+    .await
+}
+
+/// Where the second-factor page lives for this request or return path.
+pub(super) fn factor_page_url(req: Option<&str>, next: Option<&str>) -> String {
+    let mut url = url::Url::parse("http://x").expect("static URL");
+    url.set_path(endpoints::LOGIN_FACTOR);
+    {
+        let mut q = url.query_pairs_mut();
+        if let Some(r) = req {
+            q.append_pair("req", r);
+        }
+        if let Some(n) = next {
+            q.append_pair("next", n);
+        }
+    }
+    match url.query() {
+        Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
+        _ => url.path().to_owned(),
+    }
+}
+
+/// After a sign-in or step-up: back to the application's pending request, or to the local
+/// page the person came from. Commits the transaction unless continuing failed.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn continue_after_sign_in(
+    state: &AppState,
+    ctx: &RequestContext,
+    txn: sea_orm::DatabaseTransaction,
+    jar: CookieJar,
+    req: Option<&str>,
+    next: Option<&str>,
+    sso: &SsoSession,
+    how: Resume,
+) -> Result<Response, AppError> {
     let Some(req) = req else {
         txn.commit().await?;
-        let to = safe_next(form.next.as_deref()).unwrap_or(endpoints::HOME);
+        let to = next.unwrap_or(endpoints::HOME);
         return Ok((jar, Redirect::to(to)).into_response());
     };
     let step = flow::resume(
         &txn,
-        &flow_deps(&state, &ctx),
-        now,
+        &flow_deps(state, ctx),
+        state.clock.now(),
         req,
-        &sso,
-        Resume::SignedIn,
+        sso,
+        how,
     )
     .await;
     if matches!(step, Ok(_) | Err(FlowError::Expired)) {

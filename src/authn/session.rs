@@ -18,11 +18,26 @@ pub struct SsoSession {
     pub auth_time: DateTime<Utc>,
     pub amr: Vec<String>,
     pub acr: String,
+    /// The second factor was skipped because the browser was remembered for the account.
+    pub mfa_remembered: bool,
 }
 
 impl SsoSession {
+    /// RFC 8176 `mfa`: more than one factor was shown in this session.
+    pub fn multi_factor(&self) -> bool {
+        self.amr.iter().any(|m| m == "mfa")
+    }
+
+    pub fn factors(&self) -> crate::authn::mfa::SessionFactors {
+        crate::authn::mfa::SessionFactors {
+            multi_factor: self.multi_factor(),
+            remembered: self.mfa_remembered,
+        }
+    }
+
     fn from_model(m: entity::sso_session::Model) -> Self {
         Self {
+            mfa_remembered: m.mfa_remembered,
             amr: serde_json::from_value(m.amr).unwrap_or_default(),
             id: m.id,
             account_id: m.account_id,
@@ -38,6 +53,8 @@ pub struct Authenticated<'a> {
     pub account_id: &'a str,
     pub amr: &'a [&'a str],
     pub acr: &'a str,
+    /// A remembered browser stood in for the second factor.
+    pub remembered: bool,
 }
 
 /// Starts a session for an account that just authenticated; returns it and the cookie value.
@@ -53,6 +70,7 @@ pub async fn start(
         account_id,
         amr,
         acr,
+        remembered,
     } = who;
     let token = opaque::generate();
     let m = entity::sso_session::Model {
@@ -68,6 +86,7 @@ pub async fn start(
         last_seen_at: now,
         expires_at: now + lifetime,
         ended_at: None,
+        mfa_remembered: remembered,
     };
     store::sessions::insert(c, m.clone()).await?;
     Ok((SsoSession::from_model(m), token))
@@ -117,4 +136,16 @@ pub async fn end(
     let ended = store::sessions::end(c, session_id, now).await?;
     store::tokens::revoke_online_families_of_session(c, session_id, now).await?;
     Ok(ended)
+}
+
+/// Records a second factor shown by a signed-in session (step-up): its methods, its class,
+/// and the time of this authentication (OIDC Core §2 `auth_time`, used by `max_age`).
+pub async fn step_up(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    session_id: &str,
+    amr: &[String],
+    acr: &str,
+) -> Result<bool, DbErr> {
+    store::sessions::step_up(c, session_id, serde_json::json!(amr), acr, now).await
 }

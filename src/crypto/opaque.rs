@@ -27,6 +27,13 @@ pub enum Purpose {
     RefreshToken,
     Session,
     ClientSecret,
+    /// The cookie of a sign-in waiting for its second factor.
+    SignInState,
+    /// A browser remembered for one account ("remember this device").
+    RememberedDevice,
+    RecoveryCode,
+    /// An e-mailed one-time code, bound to its sign-in.
+    EmailCode,
 }
 
 impl Purpose {
@@ -36,6 +43,10 @@ impl Purpose {
             Purpose::RefreshToken => b"refresh",
             Purpose::Session => b"session",
             Purpose::ClientSecret => b"client-secret",
+            Purpose::SignInState => b"sign-in-state",
+            Purpose::RememberedDevice => b"remembered-device",
+            Purpose::RecoveryCode => b"recovery-code",
+            Purpose::EmailCode => b"email-code",
         }
     }
 }

@@ -17,6 +17,7 @@ use secrecy::ExposeSecret;
 
 use crate::{
     config::{Config, MailTransport, SmtpSecurity},
+    crypto::seal::Sealer,
     store,
     web::Templates,
 };
@@ -28,6 +29,8 @@ pub enum Template {
     /// A new user ID: active (cardholders) or being reviewed (dealer staff).
     Registered,
     RegistrationDecision,
+    /// A one-time sign-in code: sealed while it waits in the outbox, never kept after.
+    SignInCode,
 }
 
 impl Template {
@@ -36,7 +39,14 @@ impl Template {
             Template::AccessDecision => "access_decision",
             Template::Registered => "registered",
             Template::RegistrationDecision => "registration_decision",
+            Template::SignInCode => "sign_in_code",
         }
+    }
+
+    /// Messages carrying a secret: their parameters are sealed in the outbox and their body is
+    /// not kept once sent.
+    fn sensitive(name: &str) -> bool {
+        name == Template::SignInCode.name()
     }
 }
 
@@ -48,10 +58,56 @@ pub async fn enqueue(
     template: Template,
     params: serde_json::Value,
 ) -> Result<(), DbErr> {
+    insert(
+        c,
+        now,
+        to,
+        template,
+        params,
+        uuid::Uuid::new_v4().to_string(),
+    )
+    .await
+}
+
+/// Queues a message whose parameters hold a secret (a one-time code): they are sealed with
+/// the at-rest key, bound to the message id, and opened only to deliver it.
+pub async fn enqueue_sealed(
+    c: &impl ConnectionTrait,
+    sealer: &Sealer,
+    now: DateTime<Utc>,
+    to: &str,
+    template: Template,
+    params: serde_json::Value,
+) -> Result<(), DbErr> {
+    let id = uuid::Uuid::new_v4().to_string();
+    let sealed = sealer
+        .seal(params.to_string().as_bytes(), &format!("mail:{id}"))
+        .map_err(|e| DbErr::Custom(e.to_string()))?;
+    insert(
+        c,
+        now,
+        to,
+        template,
+        serde_json::json!({ SEALED: sealed }),
+        id,
+    )
+    .await
+}
+
+const SEALED: &str = "sealed";
+
+async fn insert(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    to: &str,
+    template: Template,
+    params: serde_json::Value,
+    id: String,
+) -> Result<(), DbErr> {
     store::mail::insert(
         c,
         entity::email_outbox::Model {
-            id: uuid::Uuid::new_v4().to_string(),
+            id,
             to_addr: to.to_owned(),
             template: template.name().to_owned(),
             params,
@@ -76,6 +132,7 @@ pub struct Mailer {
     transport: Transport,
     from: Mailbox,
     templates: Arc<Templates>,
+    sealer: Sealer,
 }
 
 impl std::fmt::Debug for Mailer {
@@ -94,7 +151,11 @@ const MAX_ATTEMPTS: i32 = 5;
 const CLAIM_TIMEOUT_SECS: i64 = 300;
 
 impl Mailer {
-    pub fn from_config(config: &Config, templates: Arc<Templates>) -> anyhow::Result<Self> {
+    pub fn from_config(
+        config: &Config,
+        templates: Arc<Templates>,
+        sealer: Sealer,
+    ) -> anyhow::Result<Self> {
         let from: Mailbox = config.mail.from.parse().map_err(|e| {
             anyhow::anyhow!("mail.from `{}` is not an address: {e}", config.mail.from)
         })?;
@@ -128,14 +189,21 @@ impl Mailer {
             transport,
             from,
             templates,
+            sealer,
         })
     }
 
-    fn render(
-        &self,
-        template: &str,
-        params: &serde_json::Value,
-    ) -> anyhow::Result<(String, String, String)> {
+    fn render(&self, m: &entity::email_outbox::Model) -> anyhow::Result<(String, String, String)> {
+        let template = m.template.as_str();
+        let opened;
+        let params = match m.params.get(SEALED).and_then(|v| v.as_str()) {
+            Some(sealed) => {
+                let bytes = self.sealer.open(sealed, &format!("mail:{}", m.id))?;
+                opened = serde_json::from_slice::<serde_json::Value>(&bytes)?;
+                &opened
+            }
+            None => &m.params,
+        };
         let ctx = minijinja::Value::from(minijinja::value::Serde(params));
         let subject = self
             .templates
@@ -186,7 +254,7 @@ impl Mailer {
             if !store::mail::claim(db, &m.id, stale, now).await? {
                 continue;
             }
-            let outcome = match self.render(&m.template, &m.params) {
+            let outcome = match self.render(&m) {
                 Ok((subject, text, html)) => self
                     .deliver(&m, &subject, text.clone(), html)
                     .await
@@ -195,7 +263,12 @@ impl Mailer {
             };
             match outcome {
                 Ok((subject, text)) => {
-                    store::mail::mark_sent(db, &m.id, &subject, &text, now).await?;
+                    let kept = if Template::sensitive(&m.template) {
+                        "(withheld: it carried a one-time code)"
+                    } else {
+                        text.as_str()
+                    };
+                    store::mail::mark_sent(db, &m.id, &subject, kept, now).await?;
                     sent += 1;
                 }
                 Err(e) => {

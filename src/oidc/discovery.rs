@@ -35,7 +35,7 @@ pub fn document(issuer: &Issuer) -> Bytes {
         "introspection_endpoint_auth_methods_supported": auth_methods,
         "code_challenge_methods_supported": ["S256"],
         "prompt_values_supported": ["none", "login", "consent"],
-        "acr_values_supported": [acr::AAL1],
+        "acr_values_supported": acr::SUPPORTED,
         "claims_supported": [
             "sub", "iss", "aud", "exp", "iat", "auth_time", "nonce", "acr", "amr", "azp", "sid", "at_hash",
             "name", "given_name", "family_name", "preferred_username", "updated_at", "email", "email_verified"

@@ -10,6 +10,8 @@ pub const INTROSPECT: &str = "/introspect";
 pub const REVOKE: &str = "/revoke";
 pub const END_SESSION: &str = "/logout";
 pub const LOGIN: &str = "/login";
+/// The second-factor step of a sign-in (and step-up of a signed-in session).
+pub const LOGIN_FACTOR: &str = "/login/factor";
 pub const CONSENT: &str = "/consent";
 /// "You have no access to this application": request it, or go back.
 pub const ACCESS: &str = "/access";

@@ -15,6 +15,7 @@ pub mod customers;
 pub mod db;
 pub mod keys;
 pub mod mail;
+pub mod mfa;
 pub mod sessions;
 pub mod terms;
 pub mod tokens;

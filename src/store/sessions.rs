@@ -63,3 +63,22 @@ pub async fn end_all_for_account(
         .await?;
     Ok(r.rows_affected)
 }
+
+pub async fn step_up(
+    c: &impl ConnectionTrait,
+    id: &str,
+    amr: serde_json::Value,
+    acr: &str,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let r = Entity::update_many()
+        .col_expr(Column::Amr, Expr::value(amr))
+        .col_expr(Column::Acr, Expr::value(acr))
+        .col_expr(Column::AuthTime, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::EndedAt.is_null())
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

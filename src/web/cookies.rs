@@ -11,6 +11,11 @@ pub enum Kind {
     Session,
     /// The CSRF secret. Strict: only our own pages post forms back to us.
     Csrf,
+    /// A sign-in waiting for its second factor. Strict: only our own pages continue it.
+    SignIn,
+    /// "Remember this device": lets this browser skip the second factor for the accounts it
+    /// was remembered for. Strict, and persistent (the others end with the browser).
+    Device,
 }
 
 impl Kind {
@@ -18,12 +23,14 @@ impl Kind {
         match self {
             Kind::Session => "ally_session",
             Kind::Csrf => "ally_csrf",
+            Kind::SignIn => "ally_signin",
+            Kind::Device => "ally_device",
         }
     }
     fn same_site(self) -> SameSite {
         match self {
             Kind::Session => SameSite::Lax,
-            Kind::Csrf => SameSite::Strict,
+            Kind::Csrf | Kind::SignIn | Kind::Device => SameSite::Strict,
         }
     }
 }
@@ -48,5 +55,12 @@ pub fn build(kind: Kind, https: bool, value: String) -> Cookie<'static> {
 pub fn removal(kind: Kind, https: bool) -> Cookie<'static> {
     let mut c = build(kind, https, String::new());
     c.make_removal();
+    c
+}
+
+/// A cookie that outlives the browser session (the remembered device).
+pub fn persistent(kind: Kind, https: bool, value: String, days: i64) -> Cookie<'static> {
+    let mut c = build(kind, https, value);
+    c.set_max_age(cookie::time::Duration::days(days));
     c
 }

@@ -56,6 +56,13 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "email/registration_decision.subject.txt",
     "email/registration_decision.txt",
     "email/registration_decision.html",
+    "email/sign_in_code.subject.txt",
+    "email/sign_in_code.txt",
+    "email/sign_in_code.html",
+    "authn/factor.html",
+    "account/security.html",
+    "account/totp_setup.html",
+    "account/recovery_codes.html",
 ];
 
 #[derive(Debug)]

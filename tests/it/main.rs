@@ -13,6 +13,7 @@ mod discovery;
 mod login;
 mod logout;
 mod mail;
+mod mfa;
 mod questions;
 mod register;
 mod rp_flow;

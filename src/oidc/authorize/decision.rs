@@ -32,18 +32,24 @@ pub struct Gates {
     pub access: bool,
     /// It has accepted the application's current terms (or there are none).
     pub terms: bool,
+    /// The session has the second factor this application or request needs (or none is
+    /// needed).
+    pub second_factor: bool,
 }
 
 impl Gates {
     pub const OPEN: Gates = Gates {
         access: true,
         terms: true,
+        second_factor: true,
     };
 }
 
 #[derive(Debug, PartialEq, Eq)]
 pub enum Decision {
     NeedLogin,
+    /// Signed in, but a second factor is needed first (step-up without the password).
+    NeedSecondFactor,
     /// Signed in, but the application needs a grant the account does not hold.
     NeedAccess,
     /// The application's terms must be accepted first (once per version).
@@ -82,6 +88,16 @@ pub fn decide(
             Decision::NeedLogin
         };
     };
+    if !gates.second_factor {
+        return if req.prompt.none {
+            Decision::Fail(
+                ErrorCode::InteractionRequired,
+                "a second factor is required for this application",
+            )
+        } else {
+            Decision::NeedSecondFactor
+        };
+    }
     // Single sign-on is not "signed in everywhere": a grant_required application gets no
     // code for an account without an active grant.
     if !gates.access {
@@ -143,6 +159,7 @@ mod tests {
             max_age,
             login_hint: None,
             id_token_hint_sub: None,
+            acr_values: vec![],
         }
     }
 
@@ -390,6 +407,36 @@ mod tests {
     }
 
     #[test]
+    fn second_factor_comes_right_after_sign_in() {
+        let r = req("openid", Prompt::default(), None);
+        let gates = Gates {
+            access: false,
+            terms: false,
+            second_factor: false,
+        };
+        let d = |r: &AuthorizationRequest| {
+            decide(
+                r,
+                false,
+                Some(session(5)),
+                None,
+                Progress::default(),
+                gates,
+                now(),
+            )
+        };
+        assert_eq!(d(&r), Decision::NeedSecondFactor);
+        let none = Prompt {
+            none: true,
+            ..Default::default()
+        };
+        assert!(matches!(
+            d(&req("openid", none, None)),
+            Decision::Fail(ErrorCode::InteractionRequired, _)
+        ));
+    }
+
+    #[test]
     fn access_is_checked_after_sign_in() {
         let r = req("openid", Prompt::default(), None);
         assert_eq!(
@@ -401,7 +448,8 @@ mod tests {
                 Progress::default(),
                 Gates {
                     access: false,
-                    terms: true
+                    terms: true,
+                    second_factor: true,
                 },
                 now()
             ),
@@ -416,7 +464,8 @@ mod tests {
                 Progress::default(),
                 Gates {
                     access: false,
-                    terms: true
+                    terms: true,
+                    second_factor: true,
                 },
                 now()
             ),
@@ -439,7 +488,8 @@ mod tests {
                 Progress::default(),
                 Gates {
                     access: false,
-                    terms: true
+                    terms: true,
+                    second_factor: true,
                 },
                 now()
             ),
@@ -453,6 +503,7 @@ mod tests {
         let gates = Gates {
             access: true,
             terms: false,
+            second_factor: true,
         };
         assert_eq!(
             decide(
@@ -469,6 +520,7 @@ mod tests {
         let both = Gates {
             access: false,
             terms: false,
+            second_factor: true,
         };
         assert_eq!(
             decide(

@@ -13,7 +13,7 @@ use super::{
 use crate::{
     access::clients::Client,
     audit::{self, Actor, AuditEvent, RequestContext},
-    authn::session::SsoSession,
+    authn::{mfa, session::SsoSession},
     crypto::opaque::{self, Purpose, TokenHasher},
     oidc::error::{ErrorCode, OAuthError},
     store,
@@ -33,6 +33,8 @@ pub struct Pending {
 pub enum Step {
     /// Show the sign-in screen for this pending request.
     Login(String),
+    /// Ask for a second factor (the session steps up) for this pending request.
+    SecondFactor(String),
     /// Show the consent screen for this pending request.
     Consent(String),
     /// Show the "you have no access; request it?" screen for this pending request.
@@ -65,6 +67,8 @@ pub struct FlowDeps<'a> {
     pub issuer: &'a str,
     pub code_ttl: Duration,
     pub request_ttl: Duration,
+    /// For applications without an MFA policy of their own.
+    pub mfa_default: crate::access::clients::MfaPolicy,
 }
 
 /// What the user decided on the consent screen.
@@ -79,6 +83,8 @@ pub enum ConsentAnswer {
 pub enum Resume {
     /// The user just signed in for this request (satisfies prompt=login and max_age).
     SignedIn,
+    /// The signed-in user just showed a second factor (the session stepped up).
+    SteppedUp,
     /// The user answered the consent screen.
     Consented(ConsentAnswer),
     /// The user chose to go back to the application without access.
@@ -101,14 +107,20 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
 /// signed in yet: the question is asked again after sign-in).
 async fn gates(
     c: &impl ConnectionTrait,
+    deps: &FlowDeps<'_>,
     client: &Client,
+    request: &AuthorizationRequest,
     session: Option<&SsoSession>,
     now: DateTime<Utc>,
 ) -> Result<Gates, sea_orm::DbErr> {
     let Some(s) = session else {
         return Ok(Gates::OPEN);
     };
+    let enrolled = mfa::enrolled(c, &s.account_id).await?;
+    let policy_needs = mfa::required(client.mfa_policy(deps.mfa_default), &enrolled, false);
+    let acr_needs = mfa::acr_values_ask_for_mfa(&request.acr_values);
     Ok(Gates {
+        second_factor: s.factors().satisfies(policy_needs, acr_needs),
         access: crate::access::grants::roles_for(c, client, &s.account_id, now)
             .await?
             .is_some(),
@@ -143,7 +155,7 @@ pub async fn begin(
         session.map(facts),
         remembered.as_ref(),
         Progress::default(),
-        gates(c, client, session, now).await?,
+        gates(c, deps, client, &request, session, now).await?,
         now,
     );
     let pending = Pending {
@@ -160,6 +172,7 @@ pub async fn begin(
             d,
         ))),
         Decision::NeedLogin
+        | Decision::NeedSecondFactor
         | Decision::NeedConsent
         | Decision::NeedAccess
         | Decision::NeedTerms => {
@@ -178,6 +191,7 @@ pub async fn begin(
             .await?;
             Ok(match decision {
                 Decision::NeedLogin => Step::Login(id),
+                Decision::NeedSecondFactor => Step::SecondFactor(id),
                 Decision::NeedAccess => Step::Access(id),
                 Decision::NeedTerms => Step::Terms(id),
                 _ => Step::Consent(id),
@@ -229,6 +243,8 @@ pub async fn resume(
         Resume::SignedIn => {
             pending.login_session = Some(session.id.clone());
         }
+        // The session's new factors are on the session itself; nothing to note here.
+        Resume::SteppedUp => {}
         Resume::Consented(ConsentAnswer::Deny) | Resume::DeclinedAccess | Resume::DeclinedTerms => {
             store::auth_requests::complete(c, id, now).await?;
             let why = match event {
@@ -282,7 +298,7 @@ pub async fn resume(
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    let access_gates = gates(c, &client, Some(session), now).await?;
+    let access_gates = gates(c, deps, &client, &pending.request, Some(session), now).await?;
     match decide(
         &pending.request,
         client.third_party,
@@ -293,6 +309,7 @@ pub async fn resume(
         now,
     ) {
         Decision::NeedLogin => Ok(Step::Login(id.to_owned())),
+        Decision::NeedSecondFactor => Ok(Step::SecondFactor(id.to_owned())),
         Decision::NeedAccess => Ok(Step::Access(id.to_owned())),
         Decision::NeedTerms => Ok(Step::Terms(id.to_owned())),
         Decision::NeedConsent => Ok(Step::Consent(id.to_owned())),

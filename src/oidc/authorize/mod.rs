@@ -63,6 +63,7 @@ pub fn flow_deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> FlowDeps<'
         issuer: state.issuer(),
         code_ttl: Duration::seconds(t.authorization_code_ttl_secs),
         request_ttl: Duration::seconds(t.authorization_request_ttl_secs),
+        mfa_default: state.config.mfa.default_policy,
     }
 }
 
@@ -133,6 +134,9 @@ pub fn step_response(step: Result<Step, FlowError>) -> Response {
     match step {
         Ok(Step::Login(id)) => {
             Redirect::to(&format!("{}?req={id}", endpoints::LOGIN)).into_response()
+        }
+        Ok(Step::SecondFactor(id)) => {
+            Redirect::to(&format!("{}?req={id}", endpoints::LOGIN_FACTOR)).into_response()
         }
         Ok(Step::Consent(id)) => {
             Redirect::to(&format!("{}?req={id}", endpoints::CONSENT)).into_response()

@@ -40,6 +40,9 @@ pub struct AuthorizationRequest {
     pub login_hint: Option<String>,
     /// The `sub` of a valid `id_token_hint`: the session must belong to this account.
     pub id_token_hint_sub: Option<String>,
+    /// Requested Authentication Context Class References, in order of preference.
+    #[serde(default)]
+    pub acr_values: Vec<String>,
 }
 
 #[derive(Debug)]
@@ -280,6 +283,15 @@ pub fn validate(
             .get("login_hint")
             .map(|s| s.chars().take(64).collect()),
         id_token_hint_sub,
+        // OIDC Core §3.1.2.1: space-separated, voluntary; unknown values are ignored.
+        acr_values: params
+            .get("acr_values")
+            .unwrap_or("")
+            .split(' ')
+            .filter(|v| !v.is_empty())
+            .take(8)
+            .map(str::to_owned)
+            .collect(),
     })
 }
 

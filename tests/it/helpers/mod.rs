@@ -53,6 +53,7 @@ pub struct ClientSpec {
     pub third_party: bool,
     pub grant_types: Vec<GrantType>,
     pub alg: Alg,
+    pub mfa: Option<ally_idp::access::clients::MfaPolicy>,
 }
 
 impl ClientSpec {
@@ -66,6 +67,7 @@ impl ClientSpec {
             third_party: false,
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             alg: Alg::Es256,
+            mfa: None,
         }
     }
 }
@@ -245,6 +247,7 @@ impl TestApp {
                 access_policy: spec.access,
                 service_scopes: spec.service_scopes,
                 terms: spec.terms,
+                mfa: spec.mfa,
                 secret: None,
             },
         )

@@ -1,0 +1,438 @@
+//! "Sign-in and security" settings: the authenticator app, recovery codes and remembered
+//! browsers. Changing factors needs a session that already showed the account's factors
+//! (otherwise the page asks for the second step first, as a step-up), and removing one or
+//! replacing the recovery codes asks for the password again.
+
+use axum::{
+    Form, Router,
+    extract::{Query, State},
+    http::StatusCode,
+    response::{IntoResponse, Redirect, Response},
+    routing::{get, post},
+};
+use axum_extra::extract::CookieJar;
+use minijinja::context;
+use sea_orm::TransactionTrait;
+use secrecy::SecretString;
+use serde::Deserialize;
+
+use crate::{
+    authn::{
+        lockout,
+        mfa::{self, settings, totp},
+        routes::current_session,
+        session::SsoSession,
+    },
+    error::AppError,
+    oidc::endpoints,
+    state::AppState,
+    store,
+    web::{Page, context::RequestContext, csrf::Csrf},
+};
+
+pub const SECURITY: &str = "/account/security";
+const TOTP_BEGIN: &str = "/account/security/totp";
+const TOTP_CONFIRM: &str = "/account/security/totp/confirm";
+const TOTP_REMOVE: &str = "/account/security/totp/remove";
+const RECOVERY: &str = "/account/security/recovery";
+const FORGET_DEVICES: &str = "/account/security/devices/forget";
+
+pub fn routes() -> Router<AppState> {
+    Router::new()
+        .route(SECURITY, get(security_get))
+        .route(TOTP_BEGIN, post(totp_begin))
+        .route(TOTP_CONFIRM, post(totp_confirm))
+        .route(TOTP_REMOVE, post(totp_remove))
+        .route(RECOVERY, post(recovery_post))
+        .route(FORGET_DEVICES, post(forget_devices_post))
+}
+
+/// The signed-in account, or where to send the browser instead: the sign-in page, or the
+/// second step when the account has factors this session has not shown.
+async fn signed_in(
+    state: &AppState,
+    jar: &CookieJar,
+) -> Result<Result<(SsoSession, entity::account::Model), Response>, AppError> {
+    let back = format!("?next={}", urlencoding(SECURITY));
+    let Some(s) = current_session(state, jar, state.clock.now()).await? else {
+        return Ok(Err(
+            Redirect::to(&format!("{}{back}", endpoints::LOGIN)).into_response()
+        ));
+    };
+    let Some(a) = store::accounts::find_by_id(&state.db, &s.account_id).await? else {
+        return Ok(Err(Redirect::to(endpoints::LOGIN).into_response()));
+    };
+    if mfa::enrolled(&state.db, &a.id).await?.any() && !s.multi_factor() {
+        let to = format!("{}{back}", endpoints::LOGIN_FACTOR);
+        return Ok(Err(Redirect::to(&to).into_response()));
+    }
+    Ok(Ok((s, a)))
+}
+
+fn urlencoding(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct Done {
+    done: Option<String>,
+}
+
+/// The confirmation shown after a change (a fixed set: nothing from the URL is echoed).
+fn done_message(done: Option<&str>) -> Option<&'static str> {
+    Some(match done? {
+        "totp_removed" => "The authenticator app was removed.",
+        "devices_forgotten" => "Every remembered browser will ask for the second step again.",
+        _ => return None,
+    })
+}
+
+#[derive(Default)]
+struct Extra<'a> {
+    error: Option<&'a str>,
+    notice: Option<&'a str>,
+}
+
+async fn render_security(
+    state: &AppState,
+    csrf: Csrf,
+    account: &entity::account::Model,
+    extra: Extra<'_>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let enrolled = mfa::enrolled(&state.db, &account.id).await?;
+    let devices = store::mfa::count_devices(&state.db, &account.id, state.clock.now()).await?;
+    let page = Page::render(
+        &state.templates,
+        "account/security.html",
+        context! {
+            username => &account.username,
+            email => &account.email,
+            totp => enrolled.totp,
+            recovery_codes => enrolled.recovery_codes,
+            devices => devices,
+            error => extra.error,
+            notice => extra.notice,
+            csrf => csrf.token(),
+        },
+    )?
+    .status(status);
+    Ok((csrf.jar(), page).into_response())
+}
+
+async fn security_get(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    csrf: Csrf,
+    Query(q): Query<Done>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    let notice = done_message(q.done.as_deref());
+    render_security(
+        &state,
+        csrf,
+        &account,
+        Extra {
+            notice,
+            ..Default::default()
+        },
+        StatusCode::OK,
+    )
+    .await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct CodeForm {
+    csrf: String,
+    code: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf: String,
+    password: String,
+}
+
+async fn render_setup(
+    state: &AppState,
+    csrf: Csrf,
+    enrollment: &totp::Enrollment,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let page = Page::render(
+        &state.templates,
+        "account/totp_setup.html",
+        context! {
+            secret => &enrollment.secret_base32,
+            qr_svg => minijinja::Value::from_safe_string(enrollment.qr_svg.clone()),
+            error => error,
+            csrf => csrf.token(),
+        },
+    )?
+    .status(status);
+    Ok((csrf.jar(), page).into_response())
+}
+
+fn totp_error(e: totp::TotpError) -> AppError {
+    match e {
+        totp::TotpError::Internal(e) => AppError::Internal(e),
+        other => AppError::BadRequest(other.to_string().into()),
+    }
+}
+
+async fn totp_begin(
+    State(state): State<AppState>,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    if !csrf.verify(&form.csrf) {
+        let error = Some("Your session on this page expired. Please try again.");
+        return render_security(
+            &state,
+            csrf,
+            &account,
+            Extra {
+                error,
+                ..Default::default()
+            },
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    let issuer = &state.config.mfa.totp_issuer;
+    let enrollment = totp::begin(
+        &state.db,
+        &state.sealer,
+        state.clock.now(),
+        &account.id,
+        issuer,
+        &account.username,
+    )
+    .await
+    .map_err(totp_error)?;
+    render_setup(&state, csrf, &enrollment, None, StatusCode::OK).await
+}
+
+async fn totp_confirm(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    let issuer = &state.config.mfa.totp_issuer;
+    let Some(enrollment) = totp::pending(
+        &state.db,
+        &state.sealer,
+        &account.id,
+        issuer,
+        &account.username,
+    )
+    .await
+    .map_err(totp_error)?
+    else {
+        return Ok(Redirect::to(SECURITY).into_response());
+    };
+    if !csrf.verify(&form.csrf) {
+        let error = Some("Your session on this page expired. Please try again.");
+        return render_setup(&state, csrf, &enrollment, error, StatusCode::FORBIDDEN).await;
+    }
+    let now = state.clock.now();
+    let txn = state.db.begin().await?;
+    let codes = settings::enable_totp(
+        &txn,
+        &state.sealer,
+        &state.tokens,
+        now,
+        &ctx,
+        &account.id,
+        &form.code,
+    )
+    .await
+    .map_err(totp_error)?;
+    let Some(codes) = codes else {
+        txn.rollback().await?;
+        let error = Some("That code is not right. Enter the 6-digit code the app shows now.");
+        return render_setup(
+            &state,
+            csrf,
+            &enrollment,
+            error,
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    };
+    txn.commit().await?;
+    render_codes(&state, csrf, &codes, true)
+}
+
+fn render_codes(
+    state: &AppState,
+    csrf: Csrf,
+    codes: &[String],
+    new_app: bool,
+) -> Result<Response, AppError> {
+    let page = Page::render(
+        &state.templates,
+        "account/recovery_codes.html",
+        context! { codes => codes.to_vec(), new_app => new_app },
+    )?;
+    Ok((csrf.jar(), page).into_response())
+}
+
+/// Checks the password again before a sensitive change. A wrong one counts toward the
+/// lockout like any wrong password.
+async fn password_ok(
+    state: &AppState,
+    ctx: &RequestContext,
+    account: &entity::account::Model,
+    password: String,
+) -> Result<bool, AppError> {
+    let pw = SecretString::from(password);
+    let ok = !pw_is_blank(&pw)
+        && state
+            .passwords
+            .verify(&pw, Some(&account.password_hash))
+            .await
+            .map_err(|e| AppError::Internal(e.into()))?;
+    if !ok {
+        lockout::record_failure(
+            &state.db,
+            state.clock.now(),
+            ctx,
+            &state.config.lockout,
+            &account.id,
+        )
+        .await?;
+    }
+    Ok(ok)
+}
+
+fn pw_is_blank(pw: &SecretString) -> bool {
+    use secrecy::ExposeSecret;
+    pw.expose_secret().is_empty() || pw.expose_secret().len() > 1024
+}
+
+/// Runs a password-confirmed change, or re-renders the settings with the reason it was not.
+async fn with_password(
+    state: &AppState,
+    ctx: &RequestContext,
+    csrf: &Csrf,
+    account: &entity::account::Model,
+    form: PasswordForm,
+) -> Result<Option<&'static str>, AppError> {
+    if !csrf.verify(&form.csrf) {
+        return Ok(Some("Your session on this page expired. Please try again."));
+    }
+    if !password_ok(state, ctx, account, form.password).await? {
+        return Ok(Some("The password is not right."));
+    }
+    Ok(None)
+}
+
+async fn totp_remove(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
+        return render_security(
+            &state,
+            csrf,
+            &account,
+            Extra {
+                error: Some(error),
+                ..Default::default()
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let txn = state.db.begin().await?;
+    settings::remove_totp(&txn, state.clock.now(), &ctx, &account.id).await?;
+    txn.commit().await?;
+    Ok(Redirect::to(&format!("{SECURITY}?done=totp_removed")).into_response())
+}
+
+async fn recovery_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<PasswordForm>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
+        return render_security(
+            &state,
+            csrf,
+            &account,
+            Extra {
+                error: Some(error),
+                ..Default::default()
+            },
+            StatusCode::UNPROCESSABLE_ENTITY,
+        )
+        .await;
+    }
+    let txn = state.db.begin().await?;
+    let codes =
+        settings::regenerate_recovery(&txn, &state.tokens, state.clock.now(), &ctx, &account.id)
+            .await?;
+    txn.commit().await?;
+    render_codes(&state, csrf, &codes, false)
+}
+
+async fn forget_devices_post(
+    State(state): State<AppState>,
+    ctx: RequestContext,
+    jar: CookieJar,
+    csrf: Csrf,
+    Form(form): Form<CodeForm>,
+) -> Result<Response, AppError> {
+    let (_, account) = match signed_in(&state, &jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(r),
+    };
+    if !csrf.verify(&form.csrf) {
+        let error = Some("Your session on this page expired. Please try again.");
+        return render_security(
+            &state,
+            csrf,
+            &account,
+            Extra {
+                error,
+                ..Default::default()
+            },
+            StatusCode::FORBIDDEN,
+        )
+        .await;
+    }
+    settings::forget_devices(&state.db, state.clock.now(), &ctx, &account.id).await?;
+    Ok(Redirect::to(&format!("{SECURITY}?done=devices_forgotten")).into_response())
+}
