@@ -526,16 +526,17 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Client(ClientCommand::List) => {
             let db = open_db(&config).await?;
             println!(
-                "{:<24} {:<12} {:<14} {:<40} REDIRECT_URIS",
-                "CLIENT_ID", "TYPE", "ACCESS", "GRANT_TYPES"
+                "{:<24} {:<12} {:<14} {:<9} {:<40} REDIRECT_URIS",
+                "CLIENT_ID", "TYPE", "ACCESS", "MFA", "GRANT_TYPES"
             );
             for m in store::clients::list(&db).await? {
                 let c = clients::Client::from_model(m).map_err(anyhow::Error::msg)?;
                 println!(
-                    "{:<24} {:<12} {:<14} {:<40} {}",
+                    "{:<24} {:<12} {:<14} {:<9} {:<40} {}",
                     c.client_id,
                     if c.public { "public" } else { "confidential" },
                     c.access_policy.as_str(),
+                    c.mfa_policy(config.mfa.default_policy).as_str(),
                     c.grant_types
                         .iter()
                         .map(|g| g.as_str())

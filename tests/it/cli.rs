@@ -847,3 +847,46 @@ fn sqlite_or_pg_dump(cli: &Cli) -> Vec<String> {
     .join()
     .unwrap()
 }
+
+#[test]
+fn client_add_sets_the_mfa_policy_and_list_shows_it() {
+    let cli = Cli::new();
+    let add = |id: &str, mfa: Option<&str>| {
+        let mut args = vec![
+            "client",
+            "add",
+            "--client-id",
+            id,
+            "--name",
+            id,
+            "--redirect-uri",
+            "https://app.example/cb",
+        ];
+        if let Some(m) = mfa {
+            args.extend(["--mfa", m]);
+        }
+        cli.run(&args, None)
+    };
+    assert!(add("strict", Some("required")).status.success());
+    assert!(add("plain", None).status.success());
+    let bad = add("odd", Some("sometimes"));
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("invalid value 'sometimes'"),
+        "{}",
+        stderr(&bad)
+    );
+    let list = stdout(&cli.run(&["client", "list"], None));
+    let row = |id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} in {list}"))
+            .split_whitespace()
+            .nth(3)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(row("strict"), "required");
+    assert_eq!(row("plain"), "optional", "the configured default");
+    assert!(!list.contains("odd"));
+}

@@ -8,6 +8,7 @@ mod access;
 mod admin;
 mod authorize;
 mod browser;
+mod browser_mfa;
 mod cli;
 mod discovery;
 mod login;
