@@ -121,6 +121,21 @@ async fn render_security(
     Ok((csrf.jar(), page).into_response())
 }
 
+/// The settings again, saying why a change was not made.
+async fn refuse(
+    state: &AppState,
+    csrf: Csrf,
+    account: &entity::account::Model,
+    error: Option<&str>,
+    status: StatusCode,
+) -> Result<Response, AppError> {
+    let extra = Extra {
+        error,
+        ..Default::default()
+    };
+    render_security(state, csrf, account, extra, status).await
+}
+
 async fn security_get(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -199,17 +214,7 @@ async fn totp_begin(
     };
     if !csrf.verify(&form.csrf) {
         let error = Some("Your session on this page expired. Please try again.");
-        return render_security(
-            &state,
-            csrf,
-            &account,
-            Extra {
-                error,
-                ..Default::default()
-            },
-            StatusCode::FORBIDDEN,
-        )
-        .await;
+        return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
     }
     let issuer = &state.config.mfa.totp_issuer;
     let enrollment = totp::begin(
@@ -358,14 +363,11 @@ async fn totp_remove(
         Err(r) => return Ok(r),
     };
     if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
-        return render_security(
+        return refuse(
             &state,
             csrf,
             &account,
-            Extra {
-                error: Some(error),
-                ..Default::default()
-            },
+            Some(error),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -388,14 +390,11 @@ async fn recovery_post(
         Err(r) => return Ok(r),
     };
     if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
-        return render_security(
+        return refuse(
             &state,
             csrf,
             &account,
-            Extra {
-                error: Some(error),
-                ..Default::default()
-            },
+            Some(error),
             StatusCode::UNPROCESSABLE_ENTITY,
         )
         .await;
@@ -421,17 +420,7 @@ async fn forget_devices_post(
     };
     if !csrf.verify(&form.csrf) {
         let error = Some("Your session on this page expired. Please try again.");
-        return render_security(
-            &state,
-            csrf,
-            &account,
-            Extra {
-                error,
-                ..Default::default()
-            },
-            StatusCode::FORBIDDEN,
-        )
-        .await;
+        return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
     }
     settings::forget_devices(&state.db, state.clock.now(), &ctx, &account.id).await?;
     Ok(Redirect::to(&format!("{SECURITY}?done=devices_forgotten")).into_response())

@@ -19,7 +19,10 @@ use super::{
     acr,
     login::{self},
     mfa::{self, Factor, devices, email_code, pending, pending::PendingSignIn},
-    routes::{continue_after_sign_in, current_session, pending_view, safe_next},
+    routes::{
+        PendingView, continue_after_sign_in, current_session, factor_page_url, pending_view,
+        safe_next,
+    },
     second_factor::{self, Outcome},
     session,
 };
@@ -77,19 +80,6 @@ fn method_label(f: Factor) -> &'static str {
     }
 }
 
-/// The link to switch to another method on the same pending sign-in.
-fn method_href(f: Factor, req: Option<&str>, next: Option<&str>) -> String {
-    let mut q = url::form_urlencoded::Serializer::new(String::new());
-    q.append_pair("method", f.as_str());
-    if let Some(r) = req {
-        q.append_pair("req", r);
-    }
-    if let Some(n) = next {
-        q.append_pair("next", n);
-    }
-    format!("{}?{}", endpoints::LOGIN_FACTOR, q.finish())
-}
-
 /// `j•••@example.com`: enough for the person to recognise the address, not to learn it.
 fn mask_email(email: &str) -> String {
     match email.split_once('@') {
@@ -117,7 +107,7 @@ async fn render(
         .offered()
         .into_iter()
         .filter(|f| *f != v.method)
-        .map(|f| context! { href => method_href(f, v.req, v.next), label => method_label(f) })
+        .map(|f| context! { href => factor_page_url(Some(f), v.req, v.next), label => method_label(f) })
         .collect();
     let mut page = Page::render(
         &state.templates,
@@ -143,6 +133,17 @@ async fn render(
         page = page.allow_form_target(uri);
     }
     Ok((csrf.jar(), jar, page).into_response())
+}
+
+/// The application's pending request behind `req`: `Err(())` when it expired or was used.
+pub(super) async fn app_of(
+    state: &AppState,
+    req: Option<&str>,
+) -> Result<Result<Option<PendingView>, ()>, AppError> {
+    Ok(match req {
+        Some(r) => pending_view(state, r).await?.map(Some).ok_or(()),
+        None => Ok(None),
+    })
 }
 
 /// The pending sign-in this browser is in the middle of, if any.
@@ -177,12 +178,8 @@ pub async fn factor_get(
     let now = state.clock.now();
     let req = q.req.as_deref().filter(|r| !r.is_empty());
     let next = safe_next(q.next.as_deref());
-    let app = match req {
-        Some(r) => match pending_view(&state, r).await? {
-            Some(v) => Some(v),
-            None => return Ok(expired_page()),
-        },
-        None => None,
+    let Ok(app) = app_of(&state, req).await? else {
+        return Ok(expired_page());
     };
     let https = state.config.issuer.is_https();
     let (p, jar) = match from_cookie(&state, &jar).await? {
@@ -243,12 +240,8 @@ pub async fn factor_post(
     let https = state.config.issuer.is_https();
     let req = form.req.as_deref().filter(|r| !r.is_empty());
     let next = safe_next(form.next.as_deref());
-    let app = match req {
-        Some(r) => match pending_view(&state, r).await? {
-            Some(v) => Some(v),
-            None => return Ok(expired_page()),
-        },
-        None => None,
+    let Ok(app) = app_of(&state, req).await? else {
+        return Ok(expired_page());
     };
     let Some(p) = from_cookie(&state, &jar).await? else {
         return Ok(sign_in_expired());

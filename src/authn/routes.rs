@@ -206,12 +206,8 @@ async fn login_post(
     Form(form): Form<LoginForm>,
 ) -> Result<Response, AppError> {
     let req = form.req.as_deref().filter(|r| !r.is_empty());
-    let pending = match req {
-        Some(r) => match pending_view(&state, r).await? {
-            Some(v) => Some(v),
-            None => return Ok(expired_page()),
-        },
-        None => None,
+    let Ok(pending) = super::factor_pages::app_of(&state, req).await? else {
+        return Ok(expired_page());
     };
     let mut view = LoginView {
         req,
@@ -294,7 +290,7 @@ async fn login_post(
             mfa::pending::begin(&txn, &state.tokens, now, ttl, &account.id, None, &amr).await?;
         txn.commit().await?;
         let jar = jar.add(cookies::build(cookies::Kind::SignIn, https, token));
-        let to = factor_page_url(req, safe_next(form.next.as_deref()));
+        let to = factor_page_url(None, req, safe_next(form.next.as_deref()));
         return Ok((jar, Redirect::to(&to)).into_response());
     }
     let amr = ["pwd".to_owned()];
@@ -329,22 +325,27 @@ async fn login_post(
     .await
 }
 
-/// Where the second-factor page lives for this request or return path.
-pub(super) fn factor_page_url(req: Option<&str>, next: Option<&str>) -> String {
-    let mut url = url::Url::parse("http://x").expect("static URL");
-    url.set_path(endpoints::LOGIN_FACTOR);
-    {
-        let mut q = url.query_pairs_mut();
-        if let Some(r) = req {
-            q.append_pair("req", r);
-        }
-        if let Some(n) = next {
-            q.append_pair("next", n);
-        }
+/// The second-factor page for this request or return path, optionally on one method.
+pub(super) fn factor_page_url(
+    method: Option<mfa::Factor>,
+    req: Option<&str>,
+    next: Option<&str>,
+) -> String {
+    let mut q = url::form_urlencoded::Serializer::new(String::new());
+    if let Some(m) = method {
+        q.append_pair("method", m.as_str());
     }
-    match url.query() {
-        Some(q) if !q.is_empty() => format!("{}?{q}", url.path()),
-        _ => url.path().to_owned(),
+    if let Some(r) = req {
+        q.append_pair("req", r);
+    }
+    if let Some(n) = next {
+        q.append_pair("next", n);
+    }
+    let q = q.finish();
+    if q.is_empty() {
+        endpoints::LOGIN_FACTOR.to_owned()
+    } else {
+        format!("{}?{q}", endpoints::LOGIN_FACTOR)
     }
 }
 
