@@ -6,7 +6,7 @@ use std::{io::Read, path::PathBuf, sync::Arc};
 
 use chrono::{DateTime, Utc};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 use secrecy::SecretString;
 
 use crate::{
@@ -325,7 +325,7 @@ async fn grant_command(
                 None => None,
             };
             let account_id = account_id(username.clone()).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             grants::add(
                 &txn,
                 now,
@@ -347,7 +347,7 @@ async fn grant_command(
             client_id,
         } => {
             let account_id = account_id(username.clone()).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             grants::revoke(&txn, now, ctx, Actor::Cli, &account_id, &client_id).await?;
             txn.commit().await?;
             eprintln!("revoked `{username}`'s access to `{client_id}`");
@@ -507,7 +507,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             };
             let secrets = startup::secrets(&config)?;
             let db = open_db(&config).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             let shown =
                 clients::register(&txn, &secrets.tokens, clock.now(), &ctx, Actor::Cli, new)
                     .await?;
@@ -550,7 +550,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let password = SecretString::from(read_stdin_line("password")?);
             let hasher = PasswordHasher::new(&config.password_hashing)?;
             let db = open_db(&config).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             let id = users::create(
                 &txn,
                 &hasher,
@@ -581,7 +581,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 .map_err(|e| anyhow::anyhow!("cannot read {}: {e}", file.display()))?;
             let hasher = customers::CustomerHasher::new(startup::secrets(&config)?.keys.customer);
             let db = open_db(&config).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             match customers::import_csv(
                 &txn,
                 &hasher,
@@ -625,7 +625,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 StaffRoleArg::DealerAdmin => StaffRole::DealerAdmin,
             };
             let db = open_db(&config).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             staff::add_role(
                 &txn,
                 clock.now(),
@@ -641,7 +641,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
         Command::Org(OrgCommand::Add { pdn, name }) => {
             let db = open_db(&config).await?;
-            let txn = db.begin().await?;
+            let txn = crate::store::db::begin_write(&db).await?;
             orgs::add(&txn, clock.now(), &ctx, Actor::Cli, &pdn, &name).await?;
             txn.commit().await?;
             eprintln!("created dealership {pdn}");

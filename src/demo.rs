@@ -2,7 +2,6 @@
 //! and printed once.
 
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 
 use crate::{
@@ -37,7 +36,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         return Ok(());
     }
     let ctx = RequestContext::default();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let mut lines = Vec::new();
     for (id, name, port) in APPS {
         let secret = clients::register(

@@ -3,8 +3,6 @@
 
 use std::time::Duration;
 
-use sea_orm::TransactionTrait;
-
 use crate::{access::grants, audit::RequestContext, state::AppState};
 
 /// How often the slow jobs run.
@@ -33,7 +31,7 @@ pub async fn run(state: AppState) {
 }
 
 async fn record_grant_expiries(state: &AppState) -> Result<(), sea_orm::DbErr> {
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let n = grants::record_expiries(&txn, state.clock.now(), &RequestContext::default()).await?;
     txn.commit().await?;
     if n > 0 {

@@ -11,7 +11,6 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::requests::{self, KIND_ACCESS, RequestError};
@@ -154,7 +153,7 @@ async fn access_post(
             let Some((pending, _)) = pending_for_page(&state, &form.req).await? else {
                 return Ok(expired_page());
             };
-            let txn = state.db.begin().await?;
+            let txn = crate::store::db::begin_write(&state.db).await?;
             match requests::file(
                 &txn,
                 now,
@@ -192,7 +191,7 @@ async fn access_post(
             .await
         }
         "decline" => {
-            let txn = state.db.begin().await?;
+            let txn = crate::store::db::begin_write(&state.db).await?;
             let step = flow::resume(
                 &txn,
                 &flow_deps(&state, &ctx),
@@ -300,7 +299,7 @@ async fn terms_post(
             .await;
         }
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let step = flow::resume(
         &txn,
         &flow_deps(&state, &ctx),

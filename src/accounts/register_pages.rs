@@ -12,7 +12,7 @@ use axum::{
     routing::get,
 };
 use minijinja::{Value, context};
-use sea_orm::{DatabaseTransaction, TransactionTrait};
+use sea_orm::DatabaseTransaction;
 use secrecy::SecretString;
 
 use super::{
@@ -166,7 +166,7 @@ async fn cardholder_post(
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return page(&state, csrf, "register/cardholder.html", ctx, status);
         };
-        let txn = state.db.begin().await?;
+        let txn = crate::store::db::begin_write(&state.db).await?;
         return match registration::register_cardholder(
             &txn,
             &d,
@@ -208,7 +208,7 @@ async fn cardholder_post(
     } else {
         "card"
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match registration::verify_cardholder(
         &txn,
         &d,
@@ -286,7 +286,7 @@ async fn dealer_post(
     let now = state.clock.now();
     let d = deps(&state);
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     // Both steps look the dealership up again: the PDN is a hidden field in step 2, not a
     // proof of anything.
     let org = match registration::find_dealership(&txn, &d, now, &ctx, f.get("pdn")).await {

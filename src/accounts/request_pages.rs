@@ -11,7 +11,7 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use minijinja::{Value, context};
-use sea_orm::{ConnectionTrait, TransactionTrait};
+use sea_orm::ConnectionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -244,7 +244,7 @@ async fn request_post(
             "The kind of request",
         ))),
         Some(kind) => {
-            let txn = state.db.begin().await?;
+            let txn = crate::store::db::begin_write(&state.db).await?;
             let r = requests::file_user_id_request(
                 &txn,
                 state.clock.now(),
@@ -339,7 +339,7 @@ async fn reactivate_post(
         SecretString::from(f.get("a1").to_owned()),
         SecretString::from(f.get("a2").to_owned()),
     );
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let r = reactivation::request(
         &txn,
         &state.passwords,

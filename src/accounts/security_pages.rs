@@ -12,7 +12,6 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -259,7 +258,7 @@ async fn totp_confirm(
         return render_setup(&state, csrf, &enrollment, error, StatusCode::FORBIDDEN).await;
     }
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let codes = settings::enable_totp(
         &txn,
         &state.sealer,
@@ -372,7 +371,7 @@ async fn totp_remove(
         )
         .await;
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     settings::remove_totp(&txn, state.clock.now(), &ctx, &account.id).await?;
     txn.commit().await?;
     Ok(Redirect::to(&format!("{SECURITY}?done=totp_removed")).into_response())
@@ -399,7 +398,7 @@ async fn recovery_post(
         )
         .await;
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let codes =
         settings::regenerate_recovery(&txn, &state.tokens, state.clock.now(), &ctx, &account.id)
             .await?;

@@ -9,7 +9,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use chrono::{DateTime, Utc};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -202,7 +201,7 @@ async fn clients_create(
         mfa: None,
         secret: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let secret = clients::register(
         &txn,
         &state.tokens,
@@ -275,7 +274,7 @@ async fn client_patch(
         access_policy,
         mfa: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     clients::update(
         &txn,
         state.clock.now(),
@@ -301,7 +300,7 @@ async fn client_rotate(
     Path(id): Path<String>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let secret = clients::rotate_secret(
         &txn,
         &state.tokens,
@@ -427,7 +426,7 @@ async fn grants_create(
 ) -> ApiResult {
     admin_only(&caller)?;
     let now = state.clock.now();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     grants::add(
         &txn,
         now,
@@ -458,7 +457,7 @@ async fn grant_delete(
     Path((account_id, client_id)): Path<(String, String)>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     grants::revoke(
         &txn,
         state.clock.now(),
@@ -534,7 +533,7 @@ async fn request_approve(
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     requests::approve(&txn, state.clock.now(), &ctx, &caller.0, &id, b.roles)
         .await
         .map_err(request_error)?;
@@ -552,7 +551,7 @@ async fn request_reject(
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     requests::reject(
         &txn,
         state.clock.now(),
@@ -599,7 +598,7 @@ async fn registration_approve(
             roles: a.roles,
         })
         .collect();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     registrations::approve(
         &txn,
         state.clock.now(),
@@ -625,7 +624,7 @@ async fn registration_reject(
         return Err(ApiError::forbidden());
     }
     let reason = b.reason.unwrap_or_default();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     registrations::reject(
         &txn,
         state.clock.now(),

@@ -8,7 +8,6 @@ use axum::{
 };
 use chrono::{DateTime, NaiveDateTime, Utc};
 use minijinja::{Value, context};
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{
@@ -266,7 +265,7 @@ async fn clients_post(
         mfa: None,
         secret: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match clients::register(&txn, &state.tokens, state.clock.now(), &ctx, p.actor(), new).await {
         Ok(secret) => {
             txn.commit().await?;
@@ -349,7 +348,7 @@ async fn client_post(
         access_policy: policy(&f.access),
         mfa: None,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match clients::update(&txn, state.clock.now(), &ctx, p.actor(), &id, changes).await {
         Ok(()) => {
             txn.commit().await?;
@@ -385,7 +384,7 @@ async fn client_secret_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match clients::rotate_secret(&txn, &state.tokens, state.clock.now(), &ctx, p.actor(), &id).await
     {
         Ok(secret) => {
@@ -599,7 +598,7 @@ async fn grant_post(
         roles: split_roles(&f.roles),
         expires_at,
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match grants::add(&txn, state.clock.now(), &ctx, p.actor(), g).await {
         Ok(()) => {
             txn.commit().await?;
@@ -632,7 +631,7 @@ async fn grant_revoke_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match grants::revoke(
         &txn,
         state.clock.now(),
@@ -762,7 +761,7 @@ async fn request_approve_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let roles = split_roles(&f.roles);
     let r = requests::approve(&txn, state.clock.now(), &ctx, &p, &id, roles).await;
     decided(&state, csrf, &p, txn, r, "approved").await
@@ -779,7 +778,7 @@ async fn request_reject_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let r = requests::reject(&txn, state.clock.now(), &ctx, &p, &id, Some(&f.reason)).await;
     decided(&state, csrf, &p, txn, r, "rejected").await
 }
@@ -805,7 +804,7 @@ async fn registration_approve_post(
             client_id,
         })
         .collect();
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let r = registrations::approve(&txn, state.clock.now(), &ctx, &p, &account_id, approved).await;
     decided(&state, csrf, &p, txn, r, "registered").await
 }
@@ -821,7 +820,7 @@ async fn registration_reject_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let r = registrations::reject(&txn, state.clock.now(), &ctx, &p, &account_id, &f.reason).await;
     decided(&state, csrf, &p, txn, r, "registration-rejected").await
 }
@@ -961,7 +960,7 @@ async fn dealerships_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     match crate::access::orgs::add(&txn, state.clock.now(), &ctx, p.actor(), &f.pdn, &f.name).await
     {
         Ok(_) => {

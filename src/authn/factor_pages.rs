@@ -12,7 +12,6 @@ use axum::{
 use axum_extra::extract::CookieJar;
 use chrono::Duration;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{
@@ -269,7 +268,7 @@ pub async fn factor_post(
         let jar = jar.add(cookies::removal(cookies::Kind::SignIn, https));
         return Ok((jar, locked_page()).into_response());
     }
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     if form.action == "send" {
         if method != Factor::EmailCode {
             return Ok(sign_in_expired());

@@ -11,7 +11,6 @@ use axum::{
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Duration, Utc};
 use minijinja::context;
-use sea_orm::TransactionTrait;
 use secrecy::SecretString;
 use serde::Deserialize;
 
@@ -230,7 +229,7 @@ async fn login_post(
     // Passwords are capped well above the policy's maximum; longer input is never hashed.
     let too_long = form.username.len() > 64 || form.password.len() > 1024;
     let password = SecretString::from(form.password);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let account = if too_long {
         Err(LoginError::InvalidCredentials)
     } else {

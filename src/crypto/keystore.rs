@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use sea_orm::{DatabaseConnection, TransactionTrait};
+use sea_orm::DatabaseConnection;
 
 use super::{
     keyring::{self, Alg, KeyRing, StoredKey},
@@ -20,7 +20,7 @@ pub async fn load_or_create(
     sealer: &Sealer,
     now: DateTime<Utc>,
 ) -> anyhow::Result<Arc<KeyRing>> {
-    let txn = db.begin().await?;
+    let txn = crate::store::db::begin_write(db).await?;
     let mut stored: Vec<StoredKey> = store::keys::list_published(&txn)
         .await?
         .into_iter()

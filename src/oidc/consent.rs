@@ -8,7 +8,6 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 use serde::Deserialize;
 
 use super::{
@@ -130,7 +129,7 @@ pub async fn consent_post(
     let Some(session) = current_session(&state, &jar, now).await? else {
         return Ok(Redirect::to(&format!("{}?req={}", endpoints::LOGIN, form.req)).into_response());
     };
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let step = flow::resume(
         &txn,
         &flow_deps(&state, &ctx),

@@ -12,7 +12,6 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use minijinja::context;
-use sea_orm::TransactionTrait;
 
 use crate::{
     access::clients,
@@ -174,7 +173,7 @@ async fn end_session(
             }
             return Ok((csrf.jar(), page).into_response());
         }
-        let txn = state.db.begin().await?;
+        let txn = crate::store::db::begin_write(&state.db).await?;
         if session::end(&txn, now, &s.id).await? {
             audit::record(
                 &txn,

@@ -56,6 +56,20 @@ fn sqlite_file(url: &str) -> Option<&str> {
     (!path.is_empty() && path != ":memory:").then_some(path)
 }
 
+/// Begins a transaction that will write. On SQLite it starts as `BEGIN IMMEDIATE`: a
+/// deferred transaction that reads first takes a snapshot, and if another connection
+/// commits before its first write, that write fails at once with SQLITE_BUSY_SNAPSHOT
+/// (the busy timeout cannot help). Taking the write lock up front makes such transactions
+/// queue behind the busy timeout instead. PostgreSQL ignores the option.
+pub async fn begin_write(db: &DatabaseConnection) -> Result<sea_orm::DatabaseTransaction, DbErr> {
+    use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
+    db.begin_with_options(TransactionOptions {
+        sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
+        ..Default::default()
+    })
+    .await
+}
+
 #[cfg(test)]
 mod tests {
     #[test]

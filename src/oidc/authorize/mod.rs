@@ -12,7 +12,6 @@ use axum::{
 };
 use axum_extra::extract::CookieJar;
 use chrono::Duration;
-use sea_orm::TransactionTrait;
 
 use self::{
     flow::{FlowDeps, FlowError, Step},
@@ -112,7 +111,7 @@ async fn authorize(
     let result = async {
         let now = state.clock.now();
         let session = current_session(state, jar, now).await?;
-        let txn = state.db.begin().await?;
+        let txn = crate::store::db::begin_write(&state.db).await?;
         let step = flow::begin(
             &txn,
             &flow_deps(state, ctx),

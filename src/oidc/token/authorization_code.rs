@@ -1,7 +1,5 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
 
-use sea_orm::TransactionTrait;
-
 use super::{issue_for_family, require_active_account};
 use crate::{
     access::clients::Client,
@@ -29,7 +27,7 @@ pub async fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("the request has no code"))?;
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::AuthorizationCode, code);
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let row = store::codes::find_by_hash(&txn, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;

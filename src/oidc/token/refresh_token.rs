@@ -2,8 +2,6 @@
 //! use; presenting a used one means two parties hold it, so the whole family is revoked
 //! (RFC 9700 §4.14.2).
 
-use sea_orm::TransactionTrait;
-
 use super::{issue_for_family, require_active_account};
 use crate::{
     access::clients::Client,
@@ -31,7 +29,7 @@ pub async fn exchange(
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid or has been revoked");
-    let txn = state.db.begin().await?;
+    let txn = crate::store::db::begin_write(&state.db).await?;
     let row = store::tokens::find_refresh(&txn, &hash)
         .await?
         .ok_or_else(invalid)?;
