@@ -143,7 +143,7 @@ async fn access_post(
             &state,
             csrf,
             &session,
-            view(Some("Your session on this page expired. Please try again.")),
+            view(Some(crate::web::csrf::FORM_EXPIRED)),
             StatusCode::FORBIDDEN,
         )
         .await;
@@ -280,7 +280,7 @@ async fn terms_post(
             &state,
             csrf,
             &form.req,
-            Some("Your session on this page expired. Please try again."),
+            Some(crate::web::csrf::FORM_EXPIRED),
             StatusCode::FORBIDDEN,
         )
         .await;

@@ -212,7 +212,7 @@ async fn totp_begin(
         Err(r) => return Ok(r),
     };
     if !csrf.verify(&form.csrf) {
-        let error = Some("Your session on this page expired. Please try again.");
+        let error = Some(crate::web::csrf::FORM_EXPIRED);
         return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
     }
     let issuer = &state.config.mfa.totp_issuer;
@@ -254,7 +254,7 @@ async fn totp_confirm(
         return Ok(Redirect::to(SECURITY).into_response());
     };
     if !csrf.verify(&form.csrf) {
-        let error = Some("Your session on this page expired. Please try again.");
+        let error = Some(crate::web::csrf::FORM_EXPIRED);
         return render_setup(&state, csrf, &enrollment, error, StatusCode::FORBIDDEN).await;
     }
     let now = state.clock.now();
@@ -309,7 +309,7 @@ async fn password_ok(
     password: String,
 ) -> Result<bool, AppError> {
     let pw = SecretString::from(password);
-    let ok = !pw_is_blank(&pw)
+    let ok = !pw_unusable(&pw)
         && state
             .passwords
             .verify(&pw, Some(&account.password_hash))
@@ -328,26 +328,42 @@ async fn password_ok(
     Ok(ok)
 }
 
-fn pw_is_blank(pw: &SecretString) -> bool {
+/// Empty, or longer than any password we accept (never hashed).
+fn pw_unusable(pw: &SecretString) -> bool {
     use secrecy::ExposeSecret;
     pw.expose_secret().is_empty() || pw.expose_secret().len() > 1024
 }
 
-/// Runs a password-confirmed change, or re-renders the settings with the reason it was not.
-async fn with_password(
+/// The signed-in account, once the form's CSRF token and the password checked out;
+/// otherwise the response to send instead (the sign-in page, the second step, or the
+/// settings saying why nothing changed).
+async fn reauthenticated(
     state: &AppState,
     ctx: &RequestContext,
-    csrf: &Csrf,
-    account: &entity::account::Model,
+    jar: &CookieJar,
+    csrf: Csrf,
     form: PasswordForm,
-) -> Result<Option<&'static str>, AppError> {
-    if !csrf.verify(&form.csrf) {
-        return Ok(Some("Your session on this page expired. Please try again."));
-    }
-    if !password_ok(state, ctx, account, form.password).await? {
-        return Ok(Some("The password is not right."));
-    }
-    Ok(None)
+) -> Result<Result<(entity::account::Model, Csrf), Response>, AppError> {
+    let (_, account) = match signed_in(state, jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(Err(r)),
+    };
+    let error = if !csrf.verify(&form.csrf) {
+        crate::web::csrf::FORM_EXPIRED
+    } else if !password_ok(state, ctx, &account, form.password).await? {
+        "The password is not right."
+    } else {
+        return Ok(Ok((account, csrf)));
+    };
+    let page = refuse(
+        state,
+        csrf,
+        &account,
+        Some(error),
+        StatusCode::UNPROCESSABLE_ENTITY,
+    )
+    .await?;
+    Ok(Err(page))
 }
 
 async fn totp_remove(
@@ -357,20 +373,10 @@ async fn totp_remove(
     csrf: Csrf,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let (_, account) = match signed_in(&state, &jar).await? {
-        Ok(sa) => sa,
+    let (account, _) = match reauthenticated(&state, &ctx, &jar, csrf, form).await? {
+        Ok(ac) => ac,
         Err(r) => return Ok(r),
     };
-    if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
-        return refuse(
-            &state,
-            csrf,
-            &account,
-            Some(error),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     let txn = crate::store::db::begin_write(&state.db).await?;
     settings::remove_totp(&txn, state.clock.now(), &ctx, &account.id).await?;
     txn.commit().await?;
@@ -384,20 +390,10 @@ async fn recovery_post(
     csrf: Csrf,
     Form(form): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
-    let (_, account) = match signed_in(&state, &jar).await? {
-        Ok(sa) => sa,
+    let (account, csrf) = match reauthenticated(&state, &ctx, &jar, csrf, form).await? {
+        Ok(ac) => ac,
         Err(r) => return Ok(r),
     };
-    if let Some(error) = with_password(&state, &ctx, &csrf, &account, form).await? {
-        return refuse(
-            &state,
-            csrf,
-            &account,
-            Some(error),
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
     let txn = crate::store::db::begin_write(&state.db).await?;
     let codes =
         settings::regenerate_recovery(&txn, &state.tokens, state.clock.now(), &ctx, &account.id)
@@ -418,7 +414,7 @@ async fn forget_devices_post(
         Err(r) => return Ok(r),
     };
     if !csrf.verify(&form.csrf) {
-        let error = Some("Your session on this page expired. Please try again.");
+        let error = Some(crate::web::csrf::FORM_EXPIRED);
         return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
     }
     settings::forget_devices(&state.db, state.clock.now(), &ctx, &account.id).await?;

@@ -35,7 +35,12 @@ use crate::{
     },
     state::AppState,
     store,
-    web::{Page, context::RequestContext, cookies, csrf::Csrf},
+    web::{
+        Page,
+        context::RequestContext,
+        cookies,
+        csrf::{Csrf, FORM_EXPIRED},
+    },
 };
 
 #[derive(Debug, Default, Deserialize)]
@@ -64,11 +69,45 @@ struct View<'a> {
     req: Option<&'a str>,
     next: Option<&'a str>,
     method: Factor,
+    /// The account's factors, in the order they are offered.
+    offered: Vec<Factor>,
+    email_hint: String,
     error: Option<&'a str>,
     notice: Option<&'a str>,
-    /// The application's pending request has expired; nothing else to show.
+    /// The application the sign-in is for, if any.
     client_name: Option<String>,
     redirect_uri: Option<String>,
+}
+
+impl<'a> View<'a> {
+    /// The page for `account`, on the method asked for if the account may use it, else on
+    /// the first one offered.
+    async fn new(
+        state: &AppState,
+        account: &entity::account::Model,
+        req: Option<&'a str>,
+        next: Option<&'a str>,
+        app: Option<PendingView>,
+        asked: Option<&str>,
+    ) -> Result<Self, AppError> {
+        let offered = mfa::enrolled(&state.db, &account.id).await?.offered();
+        let method = asked
+            .and_then(Factor::parse)
+            .filter(|f| offered.contains(f))
+            .or_else(|| offered.first().copied())
+            .unwrap_or(Factor::EmailCode);
+        Ok(Self {
+            req,
+            next,
+            method,
+            offered,
+            email_hint: mask_email(&account.email),
+            error: None,
+            notice: None,
+            client_name: app.as_ref().map(|a| a.client_name.clone()),
+            redirect_uri: app.map(|a| a.redirect_uri),
+        })
+    }
 }
 
 fn method_label(f: Factor) -> &'static str {
@@ -98,13 +137,10 @@ async fn render(
     v: View<'_>,
     status: StatusCode,
 ) -> Result<Response, AppError> {
-    let account = store::accounts::find_by_id(&state.db, &p.account_id)
-        .await?
-        .ok_or_else(|| AppError::Internal(anyhow::anyhow!("pending sign-in without account")))?;
-    let enrolled = mfa::enrolled(&state.db, &p.account_id).await?;
-    let others: Vec<_> = enrolled
-        .offered()
-        .into_iter()
+    let others: Vec<_> = v
+        .offered
+        .iter()
+        .copied()
         .filter(|f| *f != v.method)
         .map(|f| context! { href => factor_page_url(Some(f), v.req, v.next), label => method_label(f) })
         .collect();
@@ -117,7 +153,7 @@ async fn render(
             method => v.method.as_str(),
             method_label => method_label(v.method),
             others => others,
-            email_hint => mask_email(&account.email),
+            email_hint => v.email_hint,
             code_sent => p.email_code_hash.is_some(),
             error => v.error,
             notice => v.notice,
@@ -154,20 +190,6 @@ async fn from_cookie(state: &AppState, jar: &CookieJar) -> Result<Option<Pending
     Ok(pending::find(&state.db, &state.tokens, state.clock.now(), c.value()).await?)
 }
 
-/// The factor to show: the one asked for if the account may use it, else the first offered.
-async fn chosen(
-    state: &AppState,
-    p: &PendingSignIn,
-    asked: Option<&str>,
-) -> Result<Factor, AppError> {
-    let offered = mfa::enrolled(&state.db, &p.account_id).await?.offered();
-    Ok(asked
-        .and_then(Factor::parse)
-        .filter(|f| offered.contains(f))
-        .or_else(|| offered.first().copied())
-        .unwrap_or(Factor::EmailCode))
-}
-
 pub async fn factor_get(
     State(state): State<AppState>,
     jar: CookieJar,
@@ -193,7 +215,7 @@ pub async fn factor_get(
                 return Ok(Redirect::to(&to).into_response());
             };
             let ttl = Duration::seconds(state.config.mfa.pending_ttl_secs);
-            let token = pending::begin(
+            let (token, p) = pending::begin(
                 &state.db,
                 &state.tokens,
                 now,
@@ -203,28 +225,16 @@ pub async fn factor_get(
                 &sso.amr,
             )
             .await?;
-            let hash = state
-                .tokens
-                .hash(crate::crypto::opaque::Purpose::SignInState, &token);
-            let p = store::mfa::find_state(&state.db, &hash)
-                .await?
-                .ok_or_else(|| AppError::Internal(anyhow::anyhow!("pending sign-in vanished")))?;
             (
                 p,
                 jar.add(cookies::build(cookies::Kind::SignIn, https, token)),
             )
         }
     };
-    let method = chosen(&state, &p, q.method.as_deref()).await?;
-    let view = View {
-        req,
-        next,
-        method,
-        error: None,
-        notice: None,
-        client_name: app.as_ref().map(|a| a.client_name.clone()),
-        redirect_uri: app.map(|a| a.redirect_uri),
+    let Some(account) = store::accounts::find_by_id(&state.db, &p.account_id).await? else {
+        return Ok(sign_in_expired());
     };
+    let view = View::new(&state, &account, req, next, app, q.method.as_deref()).await?;
     render(&state, csrf, jar, &p, view, StatusCode::OK).await
 }
 
@@ -245,23 +255,15 @@ pub async fn factor_post(
     let Some(p) = from_cookie(&state, &jar).await? else {
         return Ok(sign_in_expired());
     };
-    let method = chosen(&state, &p, Some(&form.method)).await?;
-    let mut view = View {
-        req,
-        next,
-        method,
-        error: None,
-        notice: None,
-        client_name: app.as_ref().map(|a| a.client_name.clone()),
-        redirect_uri: app.map(|a| a.redirect_uri),
-    };
-    if !csrf.verify(&form.csrf) {
-        view.error = Some("Your session on this page expired. Please try again.");
-        return render(&state, csrf, jar, &p, view, StatusCode::FORBIDDEN).await;
-    }
     let Some(account) = store::accounts::find_by_id(&state.db, &p.account_id).await? else {
         return Ok(sign_in_expired());
     };
+    let mut view = View::new(&state, &account, req, next, app, Some(&form.method)).await?;
+    let method = view.method;
+    if !csrf.verify(&form.csrf) {
+        view.error = Some(FORM_EXPIRED);
+        return render(&state, csrf, jar, &p, view, StatusCode::FORBIDDEN).await;
+    }
     // The account may have been locked or deactivated since the password was checked.
     if AccountStatus::parse(&account.status) != Some(AccountStatus::Active) {
         store::mfa::complete_state(&state.db, &p.id, now).await?;

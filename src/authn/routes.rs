@@ -218,7 +218,7 @@ async fn login_post(
         reactivate: None,
     };
     if !csrf.verify(&form.csrf) {
-        view.error = Some("Your session on this page expired. Please try again.");
+        view.error = Some(crate::web::csrf::FORM_EXPIRED);
         return render_login(&state, csrf, view, StatusCode::FORBIDDEN);
     }
     if form.username.trim().is_empty() || form.password.is_empty() {
@@ -285,7 +285,7 @@ async fn login_post(
     if !factors.satisfies(policy_needs, acr_needs) {
         let ttl = Duration::seconds(state.config.mfa.pending_ttl_secs);
         let amr = ["pwd".to_owned()];
-        let token =
+        let (token, _) =
             mfa::pending::begin(&txn, &state.tokens, now, ttl, &account.id, None, &amr).await?;
         txn.commit().await?;
         let jar = jar.add(cookies::build(cookies::Kind::SignIn, https, token));

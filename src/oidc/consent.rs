@@ -106,7 +106,7 @@ pub async fn consent_post(
             &state,
             csrf,
             &form.req,
-            Some("Your session on this page expired. Please try again."),
+            Some(crate::web::csrf::FORM_EXPIRED),
             StatusCode::FORBIDDEN,
         )
         .await;

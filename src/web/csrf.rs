@@ -11,6 +11,9 @@ use subtle::ConstantTimeEq;
 
 use crate::{crypto, state::AppState, web::cookies};
 
+/// What a form says when its CSRF token does not match (an old tab, or cookies cleared).
+pub const FORM_EXPIRED: &str = "Your session on this page expired. Please try again.";
+
 /// The browser's CSRF secret: the existing cookie, or a new one that the response must set
 /// (return the jar from `Csrf::jar`).
 pub struct Csrf {

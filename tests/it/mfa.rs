@@ -98,6 +98,12 @@ impl Apps {
             .unwrap()
     }
 
+    /// Starts a request at `client` in browser `b` and signs in with the password there.
+    async fn sign_in_at(&self, b: &Client, client: &str, username: &str) -> Response {
+        let login = self.start(b, client, &[]).await;
+        self.password(b, &login, username).await
+    }
+
     /// Opens the second-factor page at `path` and submits `code` for `method`.
     async fn factor(
         &self,
@@ -234,8 +240,7 @@ async fn totp_sign_in_reports_amr_and_acr_and_refuses_a_replayed_code() {
 
     // Optional policy + an enrolled app: the password leads to the second step.
     let b = new_browser();
-    let login = apps.start(&b, "optional", &[]).await;
-    let r = apps.password(&b, &login, "alice").await;
+    let r = apps.sign_in_at(&b, "optional", "alice").await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
     let factor = location(&r);
     assert!(factor.starts_with("/login/factor?req="), "{factor}");
@@ -271,8 +276,7 @@ async fn totp_sign_in_reports_amr_and_acr_and_refuses_a_replayed_code() {
 
     // The same code again, in the same 30 seconds, on another sign-in: refused.
     let b2 = new_browser();
-    let login = apps.start(&b2, "optional", &[]).await;
-    let factor = location(&apps.password(&b2, &login, "alice").await);
+    let factor = location(&apps.sign_in_at(&b2, "optional", "alice").await);
     let replay = apps.factor(&b2, &factor, "totp", &code, false).await;
     assert_eq!(
         replay.status(),
@@ -291,8 +295,7 @@ async fn totp_sign_in_reports_amr_and_acr_and_refuses_a_replayed_code() {
 
     // An application without MFA does not ask, even of an enrolled account.
     let b3 = new_browser();
-    let login = apps.start(&b3, "plain", &[]).await;
-    let r = apps.password(&b3, &login, "alice").await;
+    let r = apps.sign_in_at(&b3, "plain", "alice").await;
     let id = apps.id_token("plain", &r).await;
     assert_eq!(amr(&id), ["pwd"]);
     assert_eq!(id["acr"], acr::AAL1);
@@ -307,11 +310,7 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old() {
     let (seed, codes) = enroll_totp(&apps, &settings).await;
 
     let b = new_browser();
-    let factor = location(
-        &apps
-            .password(&b, &apps.start(&b, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b, "strict", "alice").await);
     // Typed in lower case without dashes: still the code.
     let typed = codes[0].replace('-', "").to_lowercase();
     let ok = apps
@@ -323,11 +322,7 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old() {
     );
 
     let b2 = new_browser();
-    let factor = location(
-        &apps
-            .password(&b2, &apps.start(&b2, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b2, "strict", "alice").await);
     let again = apps
         .factor(&b2, &factor, "recovery_code", &codes[0], false)
         .await;
@@ -387,11 +382,7 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old() {
         2
     );
     let b3 = new_browser();
-    let factor = location(
-        &apps
-            .password(&b3, &apps.start(&b3, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b3, "strict", "alice").await);
     let old = apps
         .factor(&b3, &factor, "recovery_code", &codes[1], false)
         .await;
@@ -456,9 +447,7 @@ async fn an_app_requiring_mfa_gets_an_emailed_code_and_a_password_session_steps_
 
     // Signed in with the password at an app without MFA.
     let b = new_browser();
-    let r = apps
-        .password(&b, &apps.start(&b, "plain", &[]).await, "alice")
-        .await;
+    let r = apps.sign_in_at(&b, "plain", "alice").await;
     assert_eq!(amr(&apps.id_token("plain", &r).await), ["pwd"]);
 
     // prompt=none cannot show the second step.
@@ -506,9 +495,7 @@ async fn an_app_requiring_mfa_gets_an_emailed_code_and_a_password_session_steps_
     // A fresh password session asked for acr_values=AAL2 steps up too; the code works once,
     // and expires after 10 minutes.
     let b2 = new_browser();
-    let r = apps
-        .password(&b2, &apps.start(&b2, "plain", &[]).await, "alice")
-        .await;
+    let r = apps.sign_in_at(&b2, "plain", "alice").await;
     assert_eq!(apps.id_token("plain", &r).await["acr"], acr::AAL1);
     let factor = apps.start(&b2, "plain", &[("acr_values", acr::AAL2)]).await;
     assert!(factor.starts_with("/login/factor?req="), "{factor}");
@@ -530,11 +517,7 @@ async fn an_emailed_code_allows_few_tries() {
     let app = &apps.app;
     app.add_user("alice").await;
     let b = new_browser();
-    let factor = location(
-        &apps
-            .password(&b, &apps.start(&b, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b, "strict", "alice").await);
     send_code(&apps, &b, &factor).await;
     let code = emailed_code(app).await;
     let wrong = if code == "000000" { "111111" } else { "000000" };
@@ -557,11 +540,7 @@ async fn wrong_second_factors_count_toward_the_lockout() {
     let app = &apps.app;
     app.add_user("alice").await;
     let b = new_browser();
-    let factor = location(
-        &apps
-            .password(&b, &apps.start(&b, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b, "strict", "alice").await);
     for _ in 0..4 {
         let r = apps
             .factor(&b, &factor, "recovery_code", "AAAA-BBBB-CCCC", false)
@@ -596,11 +575,7 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
     let (seed, _) = enroll_totp(&apps, &settings).await;
 
     let b = new_browser();
-    let factor = location(
-        &apps
-            .password(&b, &apps.start(&b, "optional", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b, "optional", "alice").await);
     let r = apps
         .factor(&b, &factor, "totp", &apps.totp_now(&seed), true)
         .await;
@@ -625,9 +600,7 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
 
     // Signed out, then in again on the same browser: the password is enough.
     sign_out(app, &b).await;
-    let r = apps
-        .password(&b, &apps.start(&b, "optional", &[]).await, "alice")
-        .await;
+    let r = apps.sign_in_at(&b, "optional", "alice").await;
     let id = apps.id_token("optional", &r).await;
     assert_eq!(
         amr(&id),
@@ -650,9 +623,7 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
 
     // The browser is remembered for alice only: bob (no factor) at the strict app is asked.
     sign_out(app, &b).await;
-    let r = apps
-        .password(&b, &apps.start(&b, "strict", &[]).await, "bob")
-        .await;
+    let r = apps.sign_in_at(&b, "strict", "bob").await;
     assert!(location(&r).starts_with("/login/factor"));
 
     // "Forget all remembered browsers" (needs the second step in the settings browser).
@@ -684,9 +655,7 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
         .unwrap();
     assert_eq!(location(&r), "/account/security?done=devices_forgotten");
     sign_out(app, &b).await;
-    let r = apps
-        .password(&b, &apps.start(&b, "optional", &[]).await, "alice")
-        .await;
+    let r = apps.sign_in_at(&b, "optional", "alice").await;
     assert!(
         location(&r).starts_with("/login/factor"),
         "forgotten: asked again"
@@ -701,11 +670,7 @@ async fn changing_factors_forgets_remembered_browsers_and_needs_the_password() {
     let settings = browser_for(app, "alice").await;
     let (seed, _) = enroll_totp(&apps, &settings).await;
     let b = new_browser();
-    let factor = location(
-        &apps
-            .password(&b, &apps.start(&b, "strict", &[]).await, "alice")
-            .await,
-    );
+    let factor = location(&apps.sign_in_at(&b, "strict", "alice").await);
     apps.factor(&b, &factor, "totp", &apps.totp_now(&seed), true)
         .await;
     assert_eq!(app.count("remembered_device").await, 1);

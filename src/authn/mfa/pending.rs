@@ -12,7 +12,7 @@ use crate::{
 
 pub type PendingSignIn = entity::sign_in_state::Model;
 
-/// Starts waiting for a second factor; returns the cookie value.
+/// Starts waiting for a second factor; returns the cookie value and the new state.
 pub async fn begin(
     c: &impl ConnectionTrait,
     hasher: &TokenHasher,
@@ -21,26 +21,23 @@ pub async fn begin(
     account_id: &str,
     session_id: Option<&str>,
     amr: &[String],
-) -> Result<String, DbErr> {
+) -> Result<(String, PendingSignIn), DbErr> {
     let token = opaque::generate();
-    store::mfa::insert_state(
-        c,
-        PendingSignIn {
-            id: uuid::Uuid::new_v4().to_string(),
-            token_hash: hasher.hash(Purpose::SignInState, &token),
-            account_id: account_id.to_owned(),
-            session_id: session_id.map(str::to_owned),
-            amr: serde_json::json!(amr),
-            email_code_hash: None,
-            email_code_expires_at: None,
-            email_code_attempts: 0,
-            created_at: now,
-            expires_at: now + ttl,
-            completed_at: None,
-        },
-    )
-    .await?;
-    Ok(token)
+    let state = PendingSignIn {
+        id: uuid::Uuid::new_v4().to_string(),
+        token_hash: hasher.hash(Purpose::SignInState, &token),
+        account_id: account_id.to_owned(),
+        session_id: session_id.map(str::to_owned),
+        amr: serde_json::json!(amr),
+        email_code_hash: None,
+        email_code_expires_at: None,
+        email_code_attempts: 0,
+        created_at: now,
+        expires_at: now + ttl,
+        completed_at: None,
+    };
+    store::mfa::insert_state(c, state.clone()).await?;
+    Ok((token, state))
 }
 
 /// The live pending sign-in behind a cookie value.
