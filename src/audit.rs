@@ -55,6 +55,9 @@ pub enum AuditEvent {
     RecoveryCodesGenerated,
     DevicesForgotten,
     DeviceRemembered,
+    PasskeyAdded,
+    PasskeyRemoved,
+    PasskeyRejected,
 }
 
 impl AuditEvent {
@@ -98,6 +101,9 @@ impl AuditEvent {
             AuditEvent::RecoveryCodesGenerated => "mfa.recovery_codes_generated",
             AuditEvent::DevicesForgotten => "mfa.devices_forgotten",
             AuditEvent::DeviceRemembered => "mfa.device_remembered",
+            AuditEvent::PasskeyAdded => "mfa.passkey_added",
+            AuditEvent::PasskeyRemoved => "mfa.passkey_removed",
+            AuditEvent::PasskeyRejected => "login.passkey_rejected",
         }
     }
 }

@@ -110,6 +110,8 @@ pub struct Mfa {
     pub pending_ttl_secs: i64,
     /// Issuer name shown in authenticator apps.
     pub totp_issuer: String,
+    /// The relying-party name passkey managers show (the RP id is the issuer's host).
+    pub passkey_rp_name: String,
 }
 
 /// Failed sign-ins (password or second factor) before an account locks.

@@ -7,7 +7,8 @@ use tokio::net::TcpListener;
 use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
 
 use crate::{
-    access, accounts, admin, authn,
+    access, accounts, admin,
+    authn::{self, passkeys::RelyingParty},
     clock::Clock,
     config::Config,
     crypto::{
@@ -77,7 +78,17 @@ impl Application {
                 .await?;
         let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
         let templates = Arc::new(Templates::new()?);
+        let passkeys =
+            RelyingParty::for_issuer(config.issuer.as_str(), &config.mfa.passkey_rp_name)?
+                .map(Arc::new);
+        if passkeys.is_none() {
+            tracing::warn!(
+                issuer = config.issuer.as_str(),
+                "passkeys are off: WebAuthn needs the issuer's host to be a domain name, not an IP address"
+            );
+        }
         let state = AppState {
+            passkeys,
             discovery: discovery::document(&config.issuer),
             passwords: PasswordHasher::new(&config.password_hashing)?,
             mailer: Arc::new(crate::mail::Mailer::from_config(

@@ -11,6 +11,7 @@ mod m20261122_000005_security_answers;
 mod m20261122_000006_terms;
 mod m20261122_000007_registration;
 mod m20261122_000008_mfa;
+mod m20261122_000009_passkeys;
 
 pub struct Migrator;
 
@@ -26,6 +27,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000006_terms::Migration),
             Box::new(m20261122_000007_registration::Migration),
             Box::new(m20261122_000008_mfa::Migration),
+            Box::new(m20261122_000009_passkeys::Migration),
         ]
     }
 }

@@ -5,6 +5,7 @@ pub mod attempts;
 pub mod customers;
 pub mod home;
 pub mod lifecycle;
+pub mod passkey_pages;
 pub mod password_policy;
 pub mod questions;
 pub mod reactivation;

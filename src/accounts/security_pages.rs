@@ -1,5 +1,5 @@
-//! "Sign-in and security" settings: the authenticator app, recovery codes and remembered
-//! browsers. Changing factors needs a session that already showed the account's factors
+//! "Sign-in and security" settings: passkeys (`passkey_pages`), the authenticator app,
+//! recovery codes and remembered browsers. Changing factors needs a session that already showed the account's factors
 //! (otherwise the page asks for the second step first, as a step-up), and removing one or
 //! replacing the recovery codes asks for the password again.
 
@@ -20,7 +20,7 @@ use crate::{
         lockout,
         mfa::{self, settings, totp},
         routes::current_session,
-        session::SsoSession,
+        session::{self, SsoSession},
     },
     error::AppError,
     oidc::endpoints,
@@ -44,11 +44,12 @@ pub fn routes() -> Router<AppState> {
         .route(TOTP_REMOVE, post(totp_remove))
         .route(RECOVERY, post(recovery_post))
         .route(FORGET_DEVICES, post(forget_devices_post))
+        .merge(super::passkey_pages::routes())
 }
 
 /// The signed-in account, or where to send the browser instead: the sign-in page, or the
 /// second step when the account has factors this session has not shown.
-async fn signed_in(
+pub(super) async fn signed_in(
     state: &AppState,
     jar: &CookieJar,
 ) -> Result<Result<(SsoSession, entity::account::Model), Response>, AppError> {
@@ -82,6 +83,8 @@ pub struct Done {
 fn done_message(done: Option<&str>) -> Option<&'static str> {
     Some(match done? {
         "totp_removed" => "The authenticator app was removed.",
+        "passkey_added" => "Your passkey is saved. Next time, sign in with it.",
+        "passkey_removed" => "The passkey was removed.",
         "devices_forgotten" => "Every remembered browser will ask for the second step again.",
         _ => return None,
     })
@@ -93,6 +96,10 @@ struct Extra<'a> {
     notice: Option<&'a str>,
 }
 
+fn day(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%-d %b %Y").to_string()
+}
+
 async fn render_security(
     state: &AppState,
     csrf: Csrf,
@@ -102,12 +109,26 @@ async fn render_security(
 ) -> Result<Response, AppError> {
     let enrolled = mfa::enrolled(&state.db, &account.id).await?;
     let devices = store::mfa::count_devices(&state.db, &account.id, state.clock.now()).await?;
+    let passkeys: Vec<_> = store::passkeys::of_account(&state.db, &account.id)
+        .await?
+        .into_iter()
+        .map(|p| {
+            context! {
+                id => p.id,
+                name => p.name,
+                created => day(p.created_at),
+                last_used => p.last_used_at.map(day),
+            }
+        })
+        .collect();
     let page = Page::render(
         &state.templates,
         "account/security.html",
         context! {
             username => &account.username,
             email => &account.email,
+            passkeys_on => state.passkeys.is_some(),
+            passkeys => passkeys,
             totp => enrolled.totp,
             recovery_codes => enrolled.recovery_codes,
             devices => devices,
@@ -121,7 +142,7 @@ async fn render_security(
 }
 
 /// The settings again, saying why a change was not made.
-async fn refuse(
+pub(super) async fn refuse(
     state: &AppState,
     csrf: Csrf,
     account: &entity::account::Model,
@@ -169,8 +190,8 @@ pub struct CodeForm {
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
 pub struct PasswordForm {
-    csrf: String,
-    password: String,
+    pub(super) csrf: String,
+    pub(super) password: String,
 }
 
 async fn render_setup(
@@ -236,7 +257,7 @@ async fn totp_confirm(
     csrf: Csrf,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let (_, account) = match signed_in(&state, &jar).await? {
+    let (session, account) = match signed_in(&state, &jar).await? {
         Ok(sa) => sa,
         Err(r) => return Ok(r),
     };
@@ -282,20 +303,22 @@ async fn totp_confirm(
         )
         .await;
     };
+    session::add_factor(&txn, now, &session, &["otp"]).await?;
     txn.commit().await?;
-    render_codes(&state, csrf, &codes, true)
+    render_codes(&state, csrf, &codes, Some("Your authenticator app is on."))
 }
 
-fn render_codes(
+/// The recovery codes, shown once; `enabled` says which factor was just turned on.
+pub(super) fn render_codes(
     state: &AppState,
     csrf: Csrf,
     codes: &[String],
-    new_app: bool,
+    enabled: Option<&str>,
 ) -> Result<Response, AppError> {
     let page = Page::render(
         &state.templates,
         "account/recovery_codes.html",
-        context! { codes => codes.to_vec(), new_app => new_app },
+        context! { codes => codes.to_vec(), enabled => enabled },
     )?;
     Ok((csrf.jar(), page).into_response())
 }
@@ -337,7 +360,7 @@ fn pw_unusable(pw: &SecretString) -> bool {
 /// The signed-in account, once the form's CSRF token and the password checked out;
 /// otherwise the response to send instead (the sign-in page, the second step, or the
 /// settings saying why nothing changed).
-async fn reauthenticated(
+pub(super) async fn reauthenticated(
     state: &AppState,
     ctx: &RequestContext,
     jar: &CookieJar,
@@ -399,7 +422,7 @@ async fn recovery_post(
         settings::regenerate_recovery(&txn, &state.tokens, state.clock.now(), &ctx, &account.id)
             .await?;
     txn.commit().await?;
-    render_codes(&state, csrf, &codes, false)
+    render_codes(&state, csrf, &codes, None)
 }
 
 async fn forget_devices_post(

@@ -18,11 +18,12 @@ use super::{
     acr,
     login::{self},
     mfa::{self, Factor, devices, email_code, pending, pending::PendingSignIn},
+    passkey_pages::parse_credential,
     routes::{
         PendingView, continue_after_sign_in, current_session, factor_page_url, pending_view,
         safe_next,
     },
-    second_factor::{self, Outcome},
+    second_factor::{self, Outcome, Proof},
     session,
 };
 use crate::{
@@ -59,9 +60,13 @@ pub struct FactorForm {
     next: Option<String>,
     method: String,
     code: String,
-    /// "send" asks for a (new) e-mailed code; anything else checks `code`.
+    /// "send" asks for a (new) e-mailed code; anything else checks `code` (or, for a
+    /// passkey, the ceremony's answer).
     action: String,
     remember: Option<String>,
+    ceremony: String,
+    /// A passkey's `PublicKeyCredential`, as JSON.
+    credential: String,
 }
 
 /// What the page needs to show one pending sign-in.
@@ -90,7 +95,10 @@ impl<'a> View<'a> {
         app: Option<PendingView>,
         asked: Option<&str>,
     ) -> Result<Self, AppError> {
-        let offered = mfa::enrolled(&state.db, &account.id).await?.offered();
+        let mut offered = mfa::enrolled(&state.db, &account.id).await?.offered();
+        if state.passkeys.is_none() {
+            offered.retain(|f| *f != Factor::Passkey);
+        }
         let method = asked
             .and_then(Factor::parse)
             .filter(|f| offered.contains(f))
@@ -112,6 +120,7 @@ impl<'a> View<'a> {
 
 fn method_label(f: Factor) -> &'static str {
     match f {
+        Factor::Passkey => "Passkey",
         Factor::Totp => "Authenticator app",
         Factor::EmailCode => "Code by e-mail",
         Factor::RecoveryCode => "Recovery code",
@@ -320,8 +329,24 @@ pub async fn factor_post(
         sealer: &state.sealer,
         mfa: &state.config.mfa,
         lockout: &state.config.lockout,
+        passkeys: state.passkeys.as_deref(),
     };
-    let outcome = second_factor::verify(&txn, &deps, now, &ctx, &p, method, &form.code).await?;
+    let answer;
+    let proof = if method == Factor::Passkey {
+        let Some(a) = parse_credential(&form.credential) else {
+            txn.rollback().await?;
+            view.error = Some(PASSKEY_WRONG);
+            return render(&state, csrf, jar, &p, view, StatusCode::BAD_REQUEST).await;
+        };
+        answer = a;
+        Proof::Passkey {
+            ceremony: &form.ceremony,
+            credential: &answer,
+        }
+    } else {
+        Proof::Code(method, &form.code)
+    };
+    let outcome = second_factor::verify(&txn, &deps, now, &ctx, &p, proof).await?;
     let amr = match outcome {
         Outcome::Verified { amr } => amr,
         Outcome::Finished => {
@@ -340,6 +365,7 @@ pub async fn factor_post(
                 .await?
                 .unwrap_or(p);
             view.error = Some(match method {
+                Factor::Passkey => PASSKEY_WRONG,
                 Factor::Totp => {
                     "That code is not right. Enter the 6-digit code your authenticator app shows now."
                 }
@@ -431,6 +457,9 @@ pub async fn factor_post(
     };
     continue_after_sign_in(&state, &ctx, txn, jar, req, next, &sso, how).await
 }
+
+const PASSKEY_WRONG: &str =
+    "That passkey could not be used. Use a passkey of this user ID, or choose another way below.";
 
 /// The pending sign-in is gone (finished, expired, or never started in this browser).
 fn sign_in_expired() -> Response {

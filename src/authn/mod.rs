@@ -4,6 +4,8 @@ pub mod factor_pages;
 pub mod lockout;
 pub mod login;
 pub mod mfa;
+pub mod passkey_pages;
+pub mod passkeys;
 pub mod routes;
 pub mod second_factor;
 pub mod session;

@@ -6,7 +6,7 @@ use axum::{
     extract::{Query, State},
     http::StatusCode,
     response::{IntoResponse, Redirect, Response},
-    routing::get,
+    routing::{get, post},
 };
 use axum_extra::extract::CookieJar;
 use chrono::{DateTime, Duration, Utc};
@@ -43,6 +43,14 @@ pub fn routes() -> Router<AppState> {
             endpoints::LOGIN_FACTOR,
             get(super::factor_pages::factor_get).post(super::factor_pages::factor_post),
         )
+        .route(
+            endpoints::LOGIN_PASSKEY_OPTIONS,
+            post(super::passkey_pages::options_post),
+        )
+        .route(
+            endpoints::LOGIN_PASSKEY,
+            post(super::passkey_pages::passkey_post),
+        )
 }
 
 /// The live SSO session of this browser, if any.
@@ -77,18 +85,18 @@ pub fn safe_next(next: Option<&str>) -> Option<&str> {
 }
 
 #[derive(Default)]
-struct LoginView<'a> {
-    req: Option<&'a str>,
-    next: Option<&'a str>,
-    client_name: Option<String>,
-    redirect_uri: Option<String>,
-    username: Option<String>,
-    error: Option<&'a str>,
+pub(super) struct LoginView<'a> {
+    pub req: Option<&'a str>,
+    pub next: Option<&'a str>,
+    pub client_name: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub username: Option<String>,
+    pub error: Option<&'a str>,
     /// A ticket for the reactivation request (deactivated user ID, right password).
-    reactivate: Option<String>,
+    pub reactivate: Option<String>,
 }
 
-fn render_login(
+pub(super) fn render_login(
     state: &AppState,
     csrf: Csrf,
     v: LoginView<'_>,
@@ -104,6 +112,7 @@ fn render_login(
             username => v.username,
             error => v.error,
             reactivate => v.reactivate,
+            passkeys => state.passkeys.is_some(),
             csrf => csrf.token(),
         },
     )?
@@ -194,6 +203,24 @@ pub(super) fn login_error_message(e: LoginError) -> Result<&'static str, AppErro
     })
 }
 
+/// The sign-in page again, saying why the sign-in was refused. The right password (or a
+/// passkey) for a deactivated user ID earns a ticket to ask for reactivation (after the
+/// challenge questions).
+pub(super) fn refuse_login(
+    state: &AppState,
+    csrf: Csrf,
+    mut view: LoginView<'_>,
+    e: LoginError,
+    now: DateTime<Utc>,
+) -> Result<Response, AppError> {
+    if let LoginError::NotActive(AccountStatus::Deactivated, id) = &e {
+        let expires = now + Duration::minutes(reactivation::TICKET_MINUTES);
+        view.reactivate = Some(csrf.ticket(reactivation::TICKET_PURPOSE, id, expires));
+    }
+    view.error = Some(login_error_message(e)?);
+    render_login(state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY)
+}
+
 /// The one message for a wrong user ID or password: it must not say which was wrong.
 const INVALID_CREDENTIALS: &str = "The user ID or password is incorrect. Passwords are case sensitive: check that Caps Lock is off.";
 
@@ -249,14 +276,7 @@ async fn login_post(
         Err(e) => {
             // The failure is audited even though nothing else changes.
             txn.commit().await?;
-            // The right password for a deactivated user ID earns a ticket to ask for
-            // reactivation (after the challenge questions).
-            if let LoginError::NotActive(AccountStatus::Deactivated, id) = &e {
-                let expires = now + Duration::minutes(reactivation::TICKET_MINUTES);
-                view.reactivate = Some(csrf.ticket(reactivation::TICKET_PURPOSE, id, expires));
-            }
-            view.error = Some(login_error_message(e)?);
-            return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
+            return refuse_login(&state, csrf, view, e, now);
         }
     };
     // A second factor, when the application, the account or `acr_values` asks for one and

@@ -5,9 +5,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
+use webauthn_rs::prelude::PublicKeyCredential;
+
 use super::{
     lockout,
     mfa::{Factor, email_code, pending, pending::PendingSignIn, recovery, totp},
+    passkeys::{self, PasskeyError, RelyingParty},
 };
 use crate::{
     audit::{self, Actor, AuditEvent, RequestContext},
@@ -20,6 +23,28 @@ pub struct Deps<'a> {
     pub sealer: &'a Sealer,
     pub mfa: &'a Mfa,
     pub lockout: &'a Lockout,
+    /// `None` when passkeys are off (an issuer on an IP address).
+    pub passkeys: Option<&'a RelyingParty>,
+}
+
+/// What the person showed.
+pub enum Proof<'a> {
+    /// A typed code (authenticator app, e-mailed code, recovery code).
+    Code(Factor, &'a str),
+    /// A passkey's answer to the ceremony `ceremony`.
+    Passkey {
+        ceremony: &'a str,
+        credential: &'a PublicKeyCredential,
+    },
+}
+
+impl Proof<'_> {
+    pub fn factor(&self) -> Factor {
+        match self {
+            Proof::Code(f, _) => *f,
+            Proof::Passkey { .. } => Factor::Passkey,
+        }
+    }
 }
 
 #[derive(Debug, PartialEq, Eq)]
@@ -38,19 +63,49 @@ pub async fn verify(
     now: DateTime<Utc>,
     ctx: &RequestContext,
     state: &PendingSignIn,
-    factor: Factor,
-    code: &str,
+    proof: Proof<'_>,
 ) -> anyhow::Result<Outcome> {
     let account = state.account_id.as_str();
-    let ok = match factor {
-        Factor::Totp => totp::verify(c, d.sealer, now, account, code)
+    let factor = proof.factor();
+    // RFC 8176 methods this factor adds; `None` when it did not check out.
+    let otp = |ok: bool| ok.then(|| vec!["otp".to_owned()]);
+    let shown = match proof {
+        Proof::Code(Factor::Totp, code) => otp(totp::verify(c, d.sealer, now, account, code)
             .await
-            .map_err(|e| anyhow::anyhow!(e))?,
-        Factor::EmailCode => email_code::check(c, d.tokens, d.mfa, now, state, code).await?,
-        Factor::RecoveryCode => recovery::redeem(c, d.tokens, now, account, code).await?,
+            .map_err(|e| anyhow::anyhow!(e))?),
+        Proof::Code(Factor::EmailCode, code) => {
+            otp(email_code::check(c, d.tokens, d.mfa, now, state, code).await?)
+        }
+        Proof::Code(Factor::RecoveryCode, code) => {
+            otp(recovery::redeem(c, d.tokens, now, account, code).await?)
+        }
+        Proof::Code(Factor::Passkey, _) => None,
+        Proof::Passkey {
+            ceremony,
+            credential,
+        } => match d.passkeys {
+            None => None,
+            Some(rp) => {
+                // Only a passkey of this very account may finish its sign-in.
+                match passkeys::finish_authentication(
+                    c,
+                    rp,
+                    now,
+                    ceremony,
+                    credential,
+                    Some(account),
+                )
+                .await
+                {
+                    Ok(p) => Some(p.amr),
+                    Err(PasskeyError::Expired | PasskeyError::Rejected) => None,
+                    Err(PasskeyError::Internal(e)) => return Err(e),
+                }
+            }
+        },
     };
     let method = serde_json::json!({ "method": factor });
-    if !ok {
+    let Some(shown) = shown else {
         audit::record(
             c,
             now,
@@ -63,7 +118,7 @@ pub async fn verify(
         .await?;
         let locked = lockout::record_failure(c, now, ctx, d.lockout, account).await?;
         return Ok(Outcome::Wrong { locked });
-    }
+    };
     if !crate::store::mfa::complete_state(c, &state.id, now).await? {
         return Ok(Outcome::Finished);
     }
@@ -79,9 +134,9 @@ pub async fn verify(
     )
     .await?;
     let mut amr = pending::amr(state);
-    for m in [factor.amr(), "mfa"] {
-        if !amr.iter().any(|a| a == m) {
-            amr.push(m.to_owned());
+    for m in shown.into_iter().chain(["mfa".to_owned()]) {
+        if !amr.contains(&m) {
+            amr.push(m);
         }
     }
     Ok(Outcome::Verified { amr })

@@ -149,3 +149,26 @@ pub async fn step_up(
 ) -> Result<bool, DbErr> {
     store::sessions::step_up(c, session_id, serde_json::json!(amr), acr, now).await
 }
+
+/// A factor was just set up in this session and proven by its first use (a TOTP code, a
+/// passkey with user verification): the session has now shown two factors, so the person
+/// is not sent to a second step right after setting one up.
+pub async fn add_factor(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    s: &SsoSession,
+    shown: &[&str],
+) -> Result<(), DbErr> {
+    if s.multi_factor() {
+        return Ok(());
+    }
+    let mut amr = s.amr.clone();
+    for m in shown.iter().chain(&["mfa"]) {
+        if !amr.iter().any(|a| a == m) {
+            amr.push((*m).to_owned());
+        }
+    }
+    step_up(c, now, &s.id, &amr, super::acr::AAL2)
+        .await
+        .map(|_| ())
+}

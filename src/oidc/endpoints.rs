@@ -12,6 +12,9 @@ pub const END_SESSION: &str = "/logout";
 pub const LOGIN: &str = "/login";
 /// The second-factor step of a sign-in (and step-up of a signed-in session).
 pub const LOGIN_FACTOR: &str = "/login/factor";
+/// Username-less sign-in with a passkey: the ceremony's options, then the answer.
+pub const LOGIN_PASSKEY_OPTIONS: &str = "/login/passkey/options";
+pub const LOGIN_PASSKEY: &str = "/login/passkey";
 pub const CONSENT: &str = "/consent";
 /// "You have no access to this application": request it, or go back.
 pub const ACCESS: &str = "/access";

@@ -16,6 +16,7 @@ pub mod db;
 pub mod keys;
 pub mod mail;
 pub mod mfa;
+pub mod passkeys;
 pub mod sessions;
 pub mod terms;
 pub mod tokens;

@@ -25,6 +25,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/login.js"),
     ),
     (
+        "passkey.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/passkey.js"),
+    ),
+    (
         "password.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/password.js"),

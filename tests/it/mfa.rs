@@ -15,8 +15,8 @@ use crate::helpers::{
     new_browser, param,
 };
 
-struct Apps {
-    app: TestApp,
+pub(crate) struct Apps {
+    pub app: TestApp,
     /// policy none
     plain: String,
     /// policy optional (asks enrolled accounts)
@@ -26,7 +26,11 @@ struct Apps {
 }
 
 async fn setup() -> Apps {
-    let app = TestApp::spawn().await;
+    setup_on(TestApp::spawn().await).await
+}
+
+/// The three applications (MFA policy none, optional, required) on `app`.
+pub(crate) async fn setup_on(app: TestApp) -> Apps {
     let mut secrets = vec![];
     for (id, mfa) in [
         ("plain", MfaPolicy::None),
@@ -63,7 +67,7 @@ impl Apps {
     }
 
     /// Starts an authorization request in browser `b`; returns where the IdP sends it.
-    async fn start(&self, b: &Client, client: &str, extra: &[(&str, &str)]) -> String {
+    pub async fn start(&self, b: &Client, client: &str, extra: &[(&str, &str)]) -> String {
         let r = b
             .get(authorize_url(&self.app, client, extra))
             .send()
@@ -74,7 +78,7 @@ impl Apps {
     }
 
     /// Signs in with the password on the sign-in page `login_path`.
-    async fn password(&self, b: &Client, login_path: &str, username: &str) -> Response {
+    pub async fn password(&self, b: &Client, login_path: &str, username: &str) -> Response {
         let html = b
             .get(self.app.url(login_path))
             .send()
@@ -99,7 +103,7 @@ impl Apps {
     }
 
     /// Starts a request at `client` in browser `b` and signs in with the password there.
-    async fn sign_in_at(&self, b: &Client, client: &str, username: &str) -> Response {
+    pub async fn sign_in_at(&self, b: &Client, client: &str, username: &str) -> Response {
         let login = self.start(b, client, &[]).await;
         self.password(b, &login, username).await
     }
@@ -138,7 +142,7 @@ impl Apps {
     }
 
     /// The ID token's claims for the code in a redirect to `client`.
-    async fn id_token(&self, client: &str, redirect: &Response) -> serde_json::Value {
+    pub async fn id_token(&self, client: &str, redirect: &Response) -> serde_json::Value {
         assert_eq!(redirect.status(), StatusCode::SEE_OTHER);
         let to = url::Url::parse(&location(redirect)).unwrap();
         let code = param(&to, "code").unwrap_or_else(|| panic!("no code in {to}"));
@@ -153,7 +157,7 @@ impl Apps {
     }
 }
 
-fn amr(claims: &serde_json::Value) -> Vec<String> {
+pub(crate) fn amr(claims: &serde_json::Value) -> Vec<String> {
     serde_json::from_value(claims["amr"].clone()).unwrap()
 }
 
@@ -222,7 +226,7 @@ async fn enroll_totp(apps: &Apps, b: &Client) -> (Vec<u8>, Vec<String>) {
     (seed, codes)
 }
 
-async fn only_account(app: &TestApp) -> String {
+pub(crate) async fn only_account(app: &TestApp) -> String {
     ally_idp::store::accounts::find_by_username(&app.state.db, "alice")
         .await
         .unwrap()
@@ -333,7 +337,13 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old() {
     );
 
     // A new set (password required; a wrong one is refused and changes nothing).
-    // The settings browser signed in before the app was enrolled: it must step up first.
+    // A session that showed only the password (at an app that asks no more) must step up
+    // first; the browser that enrolled the app showed its code and needs not.
+    let settings = {
+        let b = new_browser();
+        apps.sign_in_at(&b, "plain", "alice").await;
+        b
+    };
     let r = settings
         .get(app.url("/account/security"))
         .send()
@@ -626,7 +636,12 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
     let r = apps.sign_in_at(&b, "strict", "bob").await;
     assert!(location(&r).starts_with("/login/factor"));
 
-    // "Forget all remembered browsers" (needs the second step in the settings browser).
+    // "Forget all remembered browsers" (needs the second step in a password-only session).
+    let settings = {
+        let b = new_browser();
+        apps.sign_in_at(&b, "plain", "alice").await;
+        b
+    };
     let r = settings
         .get(app.url("/account/security"))
         .send()

@@ -1,7 +1,8 @@
 //! Second factors and when they are asked for.
 //!
-//! A sign-in's first factor is the password; the second is an authenticator app (TOTP), a
-//! code e-mailed to the account, or a recovery code. Whether one is needed depends on the
+//! A sign-in's first factor is the password (or nothing else: a passkey is multi-factor on
+//! its own); the second is a passkey, an authenticator app (TOTP), a code e-mailed to the
+//! account, or a recovery code. Whether one is needed depends on the
 //! application's policy, on what the account enrolled, on `acr_values`, and on whether this
 //! browser was remembered for the account.
 
@@ -20,6 +21,7 @@ use crate::{access::clients::MfaPolicy, authn::acr, store};
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Factor {
+    Passkey,
     Totp,
     EmailCode,
     RecoveryCode,
@@ -28,6 +30,7 @@ pub enum Factor {
 impl Factor {
     pub fn parse(s: &str) -> Option<Self> {
         match s {
+            "passkey" => Some(Factor::Passkey),
             "totp" => Some(Factor::Totp),
             "email_code" => Some(Factor::EmailCode),
             "recovery_code" => Some(Factor::RecoveryCode),
@@ -37,21 +40,18 @@ impl Factor {
 
     pub fn as_str(self) -> &'static str {
         match self {
+            Factor::Passkey => "passkey",
             Factor::Totp => "totp",
             Factor::EmailCode => "email_code",
             Factor::RecoveryCode => "recovery_code",
         }
-    }
-
-    /// RFC 8176 authentication method reference for this factor: each is a one-time code.
-    pub fn amr(self) -> &'static str {
-        "otp"
     }
 }
 
 /// What an account has enrolled.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Enrolled {
+    pub passkeys: u64,
     pub totp: bool,
     pub recovery_codes: u64,
 }
@@ -60,12 +60,15 @@ impl Enrolled {
     /// A factor the person chose to set up (the e-mailed code is only a fallback, and
     /// recovery codes only back up another factor).
     pub fn any(&self) -> bool {
-        self.totp
+        self.passkeys > 0 || self.totp
     }
 
     /// The factors this account may use now, in the order they are offered.
     pub fn offered(&self) -> Vec<Factor> {
         let mut v = Vec::new();
+        if self.passkeys > 0 {
+            v.push(Factor::Passkey);
+        }
         if self.totp {
             v.push(Factor::Totp);
         }
@@ -82,6 +85,7 @@ pub async fn enrolled(c: &impl ConnectionTrait, account_id: &str) -> Result<Enro
         .await?
         .is_some_and(|t| t.confirmed_at.is_some());
     Ok(Enrolled {
+        passkeys: store::passkeys::count_of_account(c, account_id).await?,
         totp,
         recovery_codes: store::mfa::unused_recovery_codes(c, account_id).await?,
     })
@@ -138,6 +142,16 @@ mod tests {
         let totp = Enrolled {
             totp: true,
             recovery_codes: 10,
+            ..Default::default()
+        };
+        let all = Enrolled {
+            passkeys: 2,
+            totp: true,
+            recovery_codes: 1,
+        };
+        let passkey_only = Enrolled {
+            passkeys: 1,
+            ..Default::default()
         };
         assert!(!required(MfaPolicy::None, &totp, false));
         assert!(required(MfaPolicy::None, &none, true));
@@ -149,6 +163,17 @@ mod tests {
             [Factor::Totp, Factor::EmailCode, Factor::RecoveryCode]
         );
         assert_eq!(none.offered(), [Factor::EmailCode]);
+        assert_eq!(
+            all.offered(),
+            [
+                Factor::Passkey,
+                Factor::Totp,
+                Factor::EmailCode,
+                Factor::RecoveryCode
+            ]
+        );
+        assert!(passkey_only.any());
+        assert!(required(MfaPolicy::Optional, &passkey_only, false));
     }
 
     #[test]

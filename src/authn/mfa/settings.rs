@@ -146,3 +146,55 @@ pub async fn forget_devices(
     .await?;
     Ok(n)
 }
+
+/// Records a passkey just added (see `passkeys::finish_registration`). Returns recovery
+/// codes to show once if the account had none: a passkey can be lost like a phone.
+pub async fn passkey_added(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    account_id: &str,
+    passkey: &entity::passkey::Model,
+) -> Result<Option<Vec<String>>, sea_orm::DbErr> {
+    record(
+        c,
+        now,
+        ctx,
+        AuditEvent::PasskeyAdded,
+        account_id,
+        serde_json::json!({ "passkey": passkey.id, "name": passkey.name }),
+    )
+    .await?;
+    factors_changed(c, now, ctx, account_id).await?;
+    if store::mfa::unused_recovery_codes(c, account_id).await? > 0 {
+        return Ok(None);
+    }
+    Ok(Some(
+        regenerate_recovery(c, hasher, now, ctx, account_id).await?,
+    ))
+}
+
+/// Removes one of the account's passkeys (the caller has re-checked the password).
+pub async fn remove_passkey(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    ctx: &RequestContext,
+    account_id: &str,
+    passkey_id: &str,
+) -> Result<bool, sea_orm::DbErr> {
+    if !store::passkeys::delete(c, account_id, passkey_id).await? {
+        return Ok(false);
+    }
+    record(
+        c,
+        now,
+        ctx,
+        AuditEvent::PasskeyRemoved,
+        account_id,
+        serde_json::json!({ "passkey": passkey_id }),
+    )
+    .await?;
+    factors_changed(c, now, ctx, account_id).await?;
+    Ok(true)
+}

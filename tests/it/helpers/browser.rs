@@ -3,7 +3,38 @@
 
 use std::{path::PathBuf, process::Stdio, time::Duration};
 
-use fantoccini::{Client, ClientBuilder, Locator};
+use axum::http::Method;
+use fantoccini::{Client, ClientBuilder, Locator, wd::WebDriverCompatibleCommand};
+
+/// A command of the WebDriver WebAuthn extension, which fantoccini does not wrap.
+#[derive(Debug)]
+struct WebAuthnCommand {
+    /// Below `/session/{id}/`.
+    path: String,
+    method: Method,
+    body: Option<serde_json::Value>,
+}
+
+impl WebDriverCompatibleCommand for WebAuthnCommand {
+    fn endpoint(
+        &self,
+        base: &url::Url,
+        session: Option<&str>,
+    ) -> Result<url::Url, url::ParseError> {
+        base.join(&format!(
+            "session/{}/{}",
+            session.unwrap_or_default(),
+            self.path
+        ))
+    }
+
+    fn method_and_body(&self, _: &url::Url) -> (Method, Option<String>) {
+        (
+            self.method.clone(),
+            self.body.as_ref().map(|b| b.to_string()),
+        )
+    }
+}
 
 pub struct Browser {
     pub client: Client,
@@ -148,6 +179,76 @@ impl Browser {
         let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/artifacts");
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join(format!("{name}.png")), png).unwrap();
+    }
+
+    /// Adds a WebDriver virtual authenticator (W3C WebAuthn §11.3): a platform
+    /// authenticator with discoverable credentials that verifies the user at once, as a
+    /// fingerprint reader would. Returns its id.
+    pub async fn add_virtual_authenticator(&self) -> String {
+        let r = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: "webauthn/authenticator".into(),
+                method: Method::POST,
+                body: Some(serde_json::json!({
+                    "protocol": "ctap2",
+                    "transport": "internal",
+                    "hasResidentKey": true,
+                    "hasUserVerification": true,
+                    "isUserVerified": true,
+                    "isUserConsenting": true,
+                })),
+            })
+            .await
+            .expect("add virtual authenticator");
+        r.as_str().expect("authenticator id").to_owned()
+    }
+
+    /// The credentials a virtual authenticator holds.
+    pub async fn virtual_credentials(&self, authenticator: &str) -> Vec<serde_json::Value> {
+        let r = self
+            .client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("webauthn/authenticator/{authenticator}/credentials"),
+                method: Method::GET,
+                body: None,
+            })
+            .await
+            .expect("virtual credentials");
+        r.as_array().cloned().unwrap_or_default()
+    }
+
+    /// Puts a credential (as `virtual_credentials` lists it, private key included) on a
+    /// virtual authenticator: the same passkey on a second device, as a synced one is.
+    pub async fn add_virtual_credential(
+        &self,
+        authenticator: &str,
+        credential: &serde_json::Value,
+    ) {
+        let mut body = serde_json::Map::new();
+        for k in [
+            "credentialId",
+            "isResidentCredential",
+            "rpId",
+            "privateKey",
+            "userHandle",
+            "signCount",
+        ] {
+            body.insert(k.into(), credential[k].clone());
+        }
+        self.client
+            .issue_cmd(WebAuthnCommand {
+                path: format!("webauthn/authenticator/{authenticator}/credential"),
+                method: Method::POST,
+                body: Some(body.into()),
+            })
+            .await
+            .expect("add virtual credential");
+    }
+
+    /// Forgets every cookie: the browser is signed out but keeps its authenticator.
+    pub async fn clear_cookies(&self) {
+        self.client.delete_all_cookies().await.unwrap();
     }
 
     pub async fn close(self) {

@@ -5,6 +5,7 @@
 
 pub mod browser;
 pub mod rp;
+pub mod soft_authenticator;
 
 use std::sync::Arc;
 
@@ -141,6 +142,16 @@ impl TestApp {
         Self::spawn_with(|_| {}).await
     }
 
+    /// On `http://localhost:<port>`: WebAuthn needs a domain (not an IP address) as the
+    /// relying-party id, so passkeys are on only there.
+    pub async fn spawn_on_localhost() -> Self {
+        Self::spawn_with(|c| {
+            let issuer = format!("http://localhost:{}", c.listen.port());
+            c.issuer = ally_idp::config::Issuer::parse(&issuer).expect("issuer");
+        })
+        .await
+    }
+
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
         // Server logs go to the test's captured output, shown when a test fails.
         let _ = tracing_subscriber::fmt()
@@ -155,6 +166,7 @@ impl TestApp {
         let mut config = Config::for_tests(addr, &db.url).expect("config");
         config.data_dir = dir.path().to_owned();
         tweak(&mut config);
+        let issuer = config.issuer.as_str().to_owned();
         let clock = OffsetClock::default();
         // The server runs on a runtime of its own, as in production: the test's runtime can
         // block (in Drop, say) without stalling the server, and requests really run in
@@ -200,7 +212,7 @@ impl TestApp {
             || reqwest::Client::builder().redirect(reqwest::redirect::Policy::none());
         Self {
             server: Some((stop_tx, thread)),
-            issuer: format!("http://{addr}"),
+            issuer,
             browser: no_redirects().cookie_store(true).build().expect("browser"),
             http: no_redirects().build().expect("http"),
             clock,
