@@ -29,6 +29,8 @@ pub struct Config {
     pub registration: Registration,
     pub mfa: Mfa,
     pub lockout: Lockout,
+    pub helpdesk: Helpdesk,
+    pub throttle: Throttle,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -120,6 +122,44 @@ pub struct Mfa {
 pub struct Lockout {
     pub max_failures: u32,
     pub window_secs: i64,
+    /// How a lock ends, per kind of account.
+    pub cardholder: LockPolicy,
+    pub dealer: LockPolicy,
+    /// Accounts that are neither (staff, accounts made with `user add`).
+    pub other: LockPolicy,
+    /// A first temporary lock lasts this long; each further one twice as long as the last,
+    /// up to `temporary_max_secs`.
+    pub temporary_secs: i64,
+    pub temporary_max_secs: i64,
+}
+
+/// How a locked account gets back in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LockPolicy {
+    /// The lock ends by itself after a while (or at a verified password reset).
+    Temporary,
+    /// Only the help desk or an administrator unlocks it.
+    UntilUnlocked,
+}
+
+/// Per-client-IP allowance for the forms where guesses are made (see `web::throttle`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Throttle {
+    /// Sustained POSTs per minute per client IP.
+    pub per_minute: u32,
+    /// How many may come at once before the sustained rate applies.
+    pub burst: u32,
+}
+
+/// Who to call: shown wherever a person is told to call the help desk.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Helpdesk {
+    pub name: String,
+    pub phone: String,
+    pub hours: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

@@ -20,6 +20,7 @@ pub async fn run(state: AppState) {
                 if let Err(e) = record_grant_expiries(&state).await {
                     tracing::warn!(error = %e, "recording grant expiries failed; will retry");
                 }
+                state.throttle.forget_idle();
                 if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
                     tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
                 }

@@ -87,7 +87,12 @@ impl Application {
                 "passkeys are off: WebAuthn needs the issuer's host to be a domain name, not an IP address"
             );
         }
+        let throttle = Arc::new(web::throttle::Throttle::new(
+            &config.throttle,
+            clock.clone(),
+        )?);
         let state = AppState {
+            throttle,
             passkeys,
             discovery: discovery::document(&config.issuer),
             passwords: PasswordHasher::new(&config.password_hashing)?,
@@ -156,6 +161,10 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::throttle::throttle,
+        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             web::headers::render_error_pages,

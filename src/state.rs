@@ -28,6 +28,8 @@ pub struct AppState {
     pub templates: Arc<Templates>,
     pub clock: Arc<dyn Clock>,
     pub mailer: Arc<crate::mail::Mailer>,
+    /// Per-client-IP throttling of the guessable forms.
+    pub throttle: Arc<crate::web::throttle::Throttle>,
     /// The WebAuthn relying party; `None` when the issuer's host is an IP address.
     pub passkeys: Option<Arc<crate::authn::passkeys::RelyingParty>>,
     /// The discovery document, serialised once at start-up.

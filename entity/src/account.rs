@@ -23,6 +23,14 @@ pub struct Model {
     /// Dealer staff: business phone and role at the dealership.
     pub phone: Option<String>,
     pub job_role: Option<String>,
+    /// The end of a temporary lock; `None` while locked means only staff can unlock.
+    pub locked_until: Option<DateTimeUtc>,
+    pub lock_count: i32,
+    /// When the user ID last became usable (approval, reactivation).
+    pub activated_at: Option<DateTimeUtc>,
+    pub password_changed_at: Option<DateTimeUtc>,
+    pub must_change_password: bool,
+    pub inactivity_warned_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

@@ -12,6 +12,7 @@ mod m20261122_000006_terms;
 mod m20261122_000007_registration;
 mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
+mod m20261122_000010_account_protection;
 
 pub struct Migrator;
 
@@ -28,6 +29,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000007_registration::Migration),
             Box::new(m20261122_000008_mfa::Migration),
             Box::new(m20261122_000009_passkeys::Migration),
+            Box::new(m20261122_000010_account_protection::Migration),
         ]
     }
 }

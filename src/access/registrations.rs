@@ -117,6 +117,8 @@ pub async fn approve(
     {
         return Err(RequestError::AlreadyDecided);
     }
+    // The inactivity clock of an account that never signs in counts from here.
+    store::accounts::set_activated(c, account_id, now).await?;
     let by = who.actor().render().unwrap_or_default();
     let (mut granted, mut refused) = (Vec::new(), Vec::new());
     for r in &p.requests {

@@ -83,6 +83,8 @@ pub async fn reactivate(
     {
         return Err(LifecycleError::NotDeactivated);
     }
+    // The inactivity clock counts from the reactivation.
+    store::accounts::set_activated(c, account_id, now).await?;
     audit::record(
         c,
         now,

@@ -139,6 +139,12 @@ pub async fn create(
             customer_id: new.customer_id,
             phone: clean(new.phone),
             job_role: clean(new.job_role),
+            locked_until: None,
+            lock_count: 0,
+            activated_at: (new.status == AccountStatus::Active).then_some(now),
+            password_changed_at: Some(now),
+            must_change_password: false,
+            inactivity_warned_at: None,
         },
     )
     .await?;
@@ -153,6 +159,37 @@ pub async fn create(
     )
     .await?;
     Ok(id)
+}
+
+/// Whose account it is: the rules for locks and inactivity differ.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AccountKind {
+    /// Registered with a card or account number.
+    Cardholder,
+    /// Staff of a dealership.
+    Dealer,
+    /// Anyone else (provider staff, accounts made with `user add`).
+    Other,
+}
+
+impl AccountKind {
+    pub fn of(a: &entity::account::Model) -> Self {
+        if a.customer_id.is_some() {
+            AccountKind::Cardholder
+        } else if a.org_id.is_some() {
+            AccountKind::Dealer
+        } else {
+            AccountKind::Other
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccountKind::Cardholder => "cardholder",
+            AccountKind::Dealer => "dealer",
+            AccountKind::Other => "other",
+        }
+    }
 }
 
 /// Where an account stands. Only `Active` accounts can sign in.

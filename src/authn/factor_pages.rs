@@ -15,7 +15,7 @@ use minijinja::context;
 use serde::Deserialize;
 
 use super::{
-    acr,
+    acr, lockout,
     login::{self},
     mfa::{self, Factor, devices, email_code, pending, pending::PendingSignIn},
     passkey_pages::parse_credential,
@@ -264,7 +264,7 @@ pub async fn factor_post(
     let Some(p) = from_cookie(&state, &jar).await? else {
         return Ok(sign_in_expired());
     };
-    let Some(account) = store::accounts::find_by_id(&state.db, &p.account_id).await? else {
+    let Some(mut account) = store::accounts::find_by_id(&state.db, &p.account_id).await? else {
         return Ok(sign_in_expired());
     };
     let mut view = View::new(&state, &account, req, next, app, Some(&form.method)).await?;
@@ -274,10 +274,14 @@ pub async fn factor_post(
         return render(&state, csrf, jar, &p, view, StatusCode::FORBIDDEN).await;
     }
     // The account may have been locked or deactivated since the password was checked.
-    if AccountStatus::parse(&account.status) != Some(AccountStatus::Active) {
+    let status = lockout::current_status(&state.db, now, &ctx, &mut account).await?;
+    if status != Some(AccountStatus::Active) {
         store::mfa::complete_state(&state.db, &p.id, now).await?;
         let jar = jar.add(cookies::removal(cookies::Kind::SignIn, https));
-        return Ok((jar, locked_page()).into_response());
+        if status != Some(AccountStatus::Locked) {
+            return Ok((jar, sign_in_expired()).into_response());
+        }
+        return Ok((jar, locked_page(&state, account.locked_until)).into_response());
     }
     let txn = crate::store::db::begin_write(&state.db).await?;
     if form.action == "send" {
@@ -357,7 +361,10 @@ pub async fn factor_post(
             store::mfa::complete_states_of_account(&txn, &account.id, now).await?;
             txn.commit().await?;
             let jar = jar.add(cookies::removal(cookies::Kind::SignIn, https));
-            return Ok((jar, locked_page()).into_response());
+            let until = store::accounts::find_by_id(&state.db, &account.id)
+                .await?
+                .and_then(|a| a.locked_until);
+            return Ok((jar, locked_page(&state, until)).into_response());
         }
         Outcome::Wrong { locked: false } => {
             txn.commit().await?;
@@ -472,12 +479,11 @@ fn sign_in_expired() -> Response {
 }
 
 /// Too many wrong codes locked the account (or it was locked meanwhile).
-fn locked_page() -> Response {
+fn locked_page(state: &AppState, until: Option<chrono::DateTime<chrono::Utc>>) -> Response {
     crate::error::ErrorPage {
         status: StatusCode::FORBIDDEN,
         title: "Your online access is locked".into(),
-        message: "There were too many unsuccessful sign-in attempts. Please call the help desk."
-            .into(),
+        message: super::routes::locked_message(&state.config.helpdesk, until).into(),
     }
     .into_response()
 }

@@ -22,7 +22,7 @@ pub enum LoginError {
     /// The password was right but the account cannot sign in now. Only said after the
     /// password checked out, so it reveals nothing to someone guessing.
     #[error("account is {0:?}")]
-    NotActive(AccountStatus, String),
+    NotActive(AccountStatus, Box<entity::account::Model>),
     #[error(transparent)]
     Internal(#[from] anyhow::Error),
 }
@@ -38,9 +38,17 @@ pub async fn authenticate(
     username: &str,
     password: &SecretString,
 ) -> Result<entity::account::Model, LoginError> {
-    let account = store::accounts::find_by_username(c, username)
+    let mut account = store::accounts::find_by_username(c, username)
         .await
         .map_err(anyhow::Error::from)?;
+    // A temporary lock whose time has come is lifted first, so that new failures count
+    // toward the next (longer) lock.
+    let mut status = None;
+    if let Some(a) = account.as_mut() {
+        status = super::lockout::current_status(c, now, ctx, a)
+            .await
+            .map_err(anyhow::Error::from)?;
+    }
     let ok = hasher
         .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
         .await
@@ -66,10 +74,10 @@ pub async fn authenticate(
         .map_err(anyhow::Error::from)?;
         return Err(LoginError::InvalidCredentials);
     };
-    let status = AccountStatus::parse(&account.status)
-        .ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
+    let status =
+        status.ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
     if status != AccountStatus::Active {
-        return Err(LoginError::NotActive(status, account.id));
+        return Err(LoginError::NotActive(status, Box::new(account)));
     }
     Ok(account)
 }

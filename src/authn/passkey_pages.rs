@@ -18,6 +18,7 @@ use webauthn_rs::prelude::PublicKeyCredential;
 use super::{
     acr,
     factor_pages::app_of,
+    lockout,
     login::{self, LoginError},
     passkeys::{self, PasskeyError, RelyingParty},
     routes::{
@@ -174,15 +175,15 @@ pub async fn passkey_post(
         ..Default::default()
     };
     if !csrf.verify(&form.csrf) {
-        view.error = Some(FORM_EXPIRED);
+        view.error = Some(FORM_EXPIRED.into());
         return render_login(&state, csrf, view, StatusCode::FORBIDDEN);
     }
     let Some(rp) = state.passkeys.as_deref() else {
-        view.error = Some("Passkeys are not available on this site.");
+        view.error = Some("Passkeys are not available on this site.".into());
         return render_login(&state, csrf, view, StatusCode::NOT_FOUND);
     };
     let Some(credential) = parse_credential::<PublicKeyCredential>(&form.credential) else {
-        view.error = Some(NOT_VERIFIED);
+        view.error = Some(NOT_VERIFIED.into());
         return render_login(&state, csrf, view, StatusCode::BAD_REQUEST);
     };
     let now = state.clock.now();
@@ -207,27 +208,23 @@ pub async fn passkey_post(
             .await?;
             // The ceremony is spent either way.
             txn.commit().await?;
-            view.error = Some(NOT_VERIFIED);
+            view.error = Some(NOT_VERIFIED.into());
             return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
-    let Some(account) = store::accounts::find_by_id(&txn, &signed.account_id).await? else {
+    let Some(mut account) = store::accounts::find_by_id(&txn, &signed.account_id).await? else {
         return Err(AppError::Internal(anyhow::anyhow!(
             "passkey of a missing account"
         )));
     };
-    let status = AccountStatus::parse(&account.status)
+    let status = lockout::current_status(&txn, now, &ctx, &mut account)
+        .await?
         .ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
     if status != AccountStatus::Active {
         // The passkey's counter update stands; nothing else happens.
         txn.commit().await?;
-        return refuse_login(
-            &state,
-            csrf,
-            view,
-            LoginError::NotActive(status, account.id),
-            now,
-        );
+        let e = LoginError::NotActive(status, Box::new(account));
+        return refuse_login(&state, csrf, view, e, now);
     }
     // User verification was required, so the passkey alone is multi-factor (AAL2).
     login::record_success(&txn, now, &ctx, &account.id, &signed.amr).await?;

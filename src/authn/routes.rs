@@ -91,7 +91,7 @@ pub(super) struct LoginView<'a> {
     pub client_name: Option<String>,
     pub redirect_uri: Option<String>,
     pub username: Option<String>,
-    pub error: Option<&'a str>,
+    pub error: Option<std::borrow::Cow<'a, str>>,
     /// A ticket for the reactivation request (deactivated user ID, right password).
     pub reactivate: Option<String>,
 }
@@ -182,25 +182,38 @@ pub struct LoginForm {
 
 /// What the sign-in page says for each failure. Status messages are shown only after the
 /// password checked out (see `login::authenticate`), so they reveal nothing to a guesser.
-pub(super) fn login_error_message(e: LoginError) -> Result<&'static str, AppError> {
+pub(super) fn login_error_message(state: &AppState, e: LoginError) -> Result<String, AppError> {
     Ok(match e {
         LoginError::InvalidCredentials | LoginError::NotActive(AccountStatus::Active, _) => {
-            INVALID_CREDENTIALS
+            INVALID_CREDENTIALS.to_owned()
         }
         LoginError::NotActive(AccountStatus::PendingApproval, _) => {
-            "Your registration is being reviewed. You will receive an e-mail when it is approved."
+            "Your registration is being reviewed. You will receive an e-mail when it is approved.".to_owned()
         }
-        LoginError::NotActive(AccountStatus::Locked, _) => {
-            "Your online access is locked. Please call the help desk."
+        LoginError::NotActive(AccountStatus::Locked, a) => {
+            locked_message(&state.config.helpdesk, a.locked_until)
         }
         LoginError::NotActive(AccountStatus::Deactivated, _) => {
-            "Your user ID is deactivated because it was not used for 60 days or was closed. You can request reactivation below."
+            "Your user ID is deactivated because it was not used for 60 days or was closed. You can request reactivation below.".to_owned()
         }
         LoginError::NotActive(AccountStatus::Rejected, _) => {
-            "Your registration was not approved. The e-mail we sent you gives the reason."
+            "Your registration was not approved. The e-mail we sent you gives the reason.".to_owned()
         }
         LoginError::Internal(e) => return Err(AppError::Internal(e)),
     })
+}
+
+/// What a locked account is told: when a temporary lock ends and how to get in sooner, or
+/// that only the help desk unlocks it (with its number and hours).
+pub fn locked_message(h: &crate::config::Helpdesk, until: Option<DateTime<Utc>>) -> String {
+    let call = format!("{} at {} ({})", h.name, h.phone, h.hours);
+    match until {
+        Some(t) => format!(
+            "Your online access is locked until {} UTC after too many unsuccessful attempts. To get in sooner, reset your password with \"Forgot password?\" or call the {call}.",
+            t.format("%-d %b %Y, %H:%M")
+        ),
+        None => format!("Your online access is locked. Please call the {call}."),
+    }
 }
 
 /// The sign-in page again, saying why the sign-in was refused. The right password (or a
@@ -213,11 +226,12 @@ pub(super) fn refuse_login(
     e: LoginError,
     now: DateTime<Utc>,
 ) -> Result<Response, AppError> {
-    if let LoginError::NotActive(AccountStatus::Deactivated, id) = &e {
+    if let LoginError::NotActive(AccountStatus::Deactivated, a) = &e {
         let expires = now + Duration::minutes(reactivation::TICKET_MINUTES);
-        view.reactivate = Some(csrf.ticket(reactivation::TICKET_PURPOSE, id, expires));
+        view.reactivate = Some(csrf.ticket(reactivation::TICKET_PURPOSE, &a.id, expires));
     }
-    view.error = Some(login_error_message(e)?);
+    let message = login_error_message(state, e)?;
+    view.error = Some(message.into());
     render_login(state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY)
 }
 
@@ -245,11 +259,11 @@ async fn login_post(
         reactivate: None,
     };
     if !csrf.verify(&form.csrf) {
-        view.error = Some(crate::web::csrf::FORM_EXPIRED);
+        view.error = Some(crate::web::csrf::FORM_EXPIRED.into());
         return render_login(&state, csrf, view, StatusCode::FORBIDDEN);
     }
     if form.username.trim().is_empty() || form.password.is_empty() {
-        view.error = Some("Enter your user ID and password.");
+        view.error = Some("Enter your user ID and password.".into());
         return render_login(&state, csrf, view, StatusCode::UNPROCESSABLE_ENTITY);
     }
     let now = state.clock.now();

@@ -44,6 +44,10 @@ pub async fn touch_last_login(
     Entity::update(account::ActiveModel {
         id: Set(id.to_owned()),
         last_login_at: Set(Some(now)),
+        // A successful sign-in: temporary locks start short again, and a new inactivity
+        // warning may go out when this sign-in ages.
+        lock_count: Set(0),
+        inactivity_warned_at: Set(None),
         ..Default::default()
     })
     .exec(c)
@@ -130,4 +134,68 @@ pub async fn change_status(
         .exec(c)
         .await?;
     Ok(r.rows_affected == 1)
+}
+
+/// The user ID became usable now (approval, reactivation): its inactivity clock restarts.
+pub async fn set_activated(
+    c: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::ActivatedAt, Expr::value(now))
+        .col_expr(
+            Column::InactivityWarnedAt,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .filter(Column::Id.eq(id))
+        .exec(c)
+        .await
+        .map(|_| ())
+}
+
+/// Locks an active account (until `until`, or until staff unlock it when `None`) and counts
+/// the lock; false if it was not active.
+pub async fn lock(
+    c: &impl ConnectionTrait,
+    id: &str,
+    until: Option<DateTime<Utc>>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Expr, ExprTrait};
+    let r = Entity::update_many()
+        .col_expr(Column::Status, Expr::value("locked"))
+        .col_expr(Column::LockedUntil, Expr::value(until))
+        .col_expr(Column::LockCount, Expr::col(Column::LockCount).add(1))
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("active"))
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}
+
+/// Unlocks a locked account; false if it was not locked. `expired_only` lifts only a
+/// temporary lock whose time has come.
+pub async fn unlock(
+    c: &impl ConnectionTrait,
+    id: &str,
+    now: DateTime<Utc>,
+    expired_only: bool,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::Expr;
+    let mut q = Entity::update_many()
+        .col_expr(Column::Status, Expr::value("active"))
+        .col_expr(
+            Column::LockedUntil,
+            Expr::value(Option::<DateTime<Utc>>::None),
+        )
+        .col_expr(Column::UpdatedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::Status.eq("locked"));
+    if expired_only {
+        q = q.filter(Column::LockedUntil.lte(now));
+    }
+    Ok(q.exec(c).await?.rows_affected == 1)
 }

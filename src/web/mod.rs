@@ -9,5 +9,6 @@ pub mod form;
 pub mod headers;
 pub mod params;
 pub mod templates;
+pub mod throttle;
 
 pub use templates::{Page, Templates};

@@ -17,6 +17,7 @@ mod logout;
 mod mail;
 mod mfa;
 mod passkeys;
+mod protection;
 mod questions;
 mod register;
 mod rp_flow;

@@ -1,0 +1,130 @@
+//! Account protection with a controlled clock: the two lock policies (temporary locks that
+//! end by themselves and grow when repeated; locks only staff lift), what a locked account
+//! is told, and per-client-IP throttling (429 with Retry-After) that says nothing about
+//! whether a user ID exists.
+
+use ally_idp::config::LockPolicy;
+use reqwest::{StatusCode, header};
+
+use crate::helpers::{PASSWORD, TestApp};
+
+async fn status_of(app: &TestApp, username: &str) -> entity::account::Model {
+    ally_idp::store::accounts::find_by_username(&app.state.db, username)
+        .await
+        .unwrap()
+        .unwrap()
+}
+
+/// Five wrong passwords (the default limit).
+async fn lock_out(app: &TestApp, username: &str) {
+    for _ in 0..5 {
+        let r = app.submit_login("/login", username, "wrong password").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    assert_eq!(status_of(app, username).await.status, "locked");
+}
+
+#[tokio::test]
+async fn a_temporary_lock_ends_by_itself_and_a_repeated_one_lasts_longer() {
+    let app = TestApp::spawn_with(|c| c.lockout.other = LockPolicy::Temporary).await;
+    app.add_user("carla").await;
+
+    lock_out(&app, "carla").await;
+    let locked = app.audit_events("account.locked").await;
+    assert_eq!(locked.len(), 1);
+    assert!(
+        locked[0].detail["until"].is_string(),
+        "{:?}",
+        locked[0].detail
+    );
+    // The right password is refused, with when it ends and how to get in sooner.
+    let r = app.submit_login("/login", "carla", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("locked until"), "{html}");
+    assert!(html.contains("Forgot password?"));
+    assert!(html.contains("1-866-766-4622"));
+
+    // 15 minutes later the lock has ended: the next wrong passwords count again...
+    app.advance(15 * 60 + 1);
+    lock_out(&app, "carla").await;
+    assert_eq!(app.audit_events("account.unlocked").await.len(), 1);
+    // ...and the second lock lasts twice as long.
+    app.advance(16 * 60);
+    let r = app.submit_login("/login", "carla", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY, "still locked");
+    app.advance(15 * 60);
+    let r = app.submit_login("/login", "carla", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER, "lock over");
+    let unlocked = app.audit_events("account.unlocked").await;
+    assert_eq!(unlocked.len(), 2);
+    assert_eq!(unlocked[1].detail["why"], "lock_expired");
+    // A successful sign-in starts the doubling again.
+    assert_eq!(status_of(&app, "carla").await.lock_count, 0);
+}
+
+#[tokio::test]
+async fn a_staff_only_lock_does_not_end_by_itself() {
+    let app = TestApp::spawn().await;
+    app.add_user("dave").await;
+    lock_out(&app, "dave").await;
+    let account = status_of(&app, "dave").await;
+    assert_eq!(account.locked_until, None);
+    app.advance(30 * 24 * 3600);
+    let r = app.submit_login("/login", "dave", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let html = r.text().await.unwrap();
+    assert!(
+        html.contains("Please call the Ally Auto Dealer Help Desk at 1-866-766-4622"),
+        "{html}"
+    );
+    assert!(!html.contains("locked until"));
+    assert!(app.audit_events("account.unlocked").await.is_empty());
+}
+
+#[tokio::test]
+async fn guessing_from_one_address_is_throttled_whatever_the_user_id() {
+    let app = TestApp::spawn_with(|c| {
+        c.throttle.burst = 3;
+        c.throttle.per_minute = 1;
+    })
+    .await;
+    app.add_user("erin").await;
+    // Three tries (two at a real user ID, one at an unknown one) are answered as usual.
+    for user in ["erin", "nobody", "erin"] {
+        let r = app.submit_login("/login", user, "wrong").await;
+        assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    }
+    // The fourth is refused before it is checked, the same for both.
+    let mut bodies = vec![];
+    for user in ["erin", "nobody"] {
+        let r = app.submit_login("/login", user, PASSWORD).await;
+        assert_eq!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+        let wait: u64 = r.headers()[header::RETRY_AFTER]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        assert!((1..=60).contains(&wait), "{wait}");
+        let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+        bodies.push(r.text().await.unwrap().replace(&id, ""));
+    }
+    assert_eq!(bodies[0], bodies[1], "no difference between user IDs");
+    assert!(bodies[0].contains("Too many attempts"));
+    assert!(app.audit_events("login.succeeded").await.is_empty());
+    // Pages still load, and other endpoints are not throttled.
+    let r = app.browser.get(app.url("/login")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = app
+        .http
+        .post(app.url("/token"))
+        .form(&[("grant_type", "client_credentials")])
+        .send()
+        .await
+        .unwrap();
+    assert_ne!(r.status(), StatusCode::TOO_MANY_REQUESTS);
+    // A minute later one more try is allowed.
+    app.advance(61);
+    let r = app.submit_login("/login", "erin", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
