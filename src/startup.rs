@@ -158,6 +158,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::register_pages::routes())
         .merge(accounts::request_pages::routes())
         .merge(accounts::security_pages::routes())
+        .merge(accounts::recovery_pages::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .fallback(|| async { crate::error::AppError::NotFound })

@@ -34,6 +34,9 @@ pub enum Purpose {
     RecoveryCode,
     /// An e-mailed one-time code, bound to its sign-in.
     EmailCode,
+    /// The token of a password reset (an e-mailed link, or the step after two right
+    /// challenge answers).
+    PasswordReset,
 }
 
 impl Purpose {
@@ -47,6 +50,7 @@ impl Purpose {
             Purpose::RememberedDevice => b"remembered-device",
             Purpose::RecoveryCode => b"recovery-code",
             Purpose::EmailCode => b"email-code",
+            Purpose::PasswordReset => b"password-reset",
         }
     }
 }

@@ -31,6 +31,12 @@ pub enum Template {
     RegistrationDecision,
     /// A one-time sign-in code: sealed while it waits in the outbox, never kept after.
     SignInCode,
+    /// "Forgot user ID": the user IDs registered to the address.
+    UserIds,
+    /// "Forgot password": a one-time link (sealed like a code).
+    PasswordReset,
+    /// The password was changed: if it was not you, call.
+    PasswordChanged,
 }
 
 impl Template {
@@ -40,13 +46,16 @@ impl Template {
             Template::Registered => "registered",
             Template::RegistrationDecision => "registration_decision",
             Template::SignInCode => "sign_in_code",
+            Template::UserIds => "user_ids",
+            Template::PasswordReset => "password_reset",
+            Template::PasswordChanged => "password_changed",
         }
     }
 
     /// Messages carrying a secret: their parameters are sealed in the outbox and their body is
     /// not kept once sent.
     fn sensitive(name: &str) -> bool {
-        name == Template::SignInCode.name()
+        name == Template::SignInCode.name() || name == Template::PasswordReset.name()
     }
 }
 

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod mail;
 pub mod mfa;
 pub mod passkeys;
+pub mod recovery;
 pub mod sessions;
 pub mod terms;
 pub mod tokens;

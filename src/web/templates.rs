@@ -63,6 +63,20 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "account/security.html",
     "account/totp_setup.html",
     "account/recovery_codes.html",
+    "email/user_ids.subject.txt",
+    "email/user_ids.txt",
+    "email/user_ids.html",
+    "email/password_reset.subject.txt",
+    "email/password_reset.txt",
+    "email/password_reset.html",
+    "email/password_changed.subject.txt",
+    "email/password_changed.txt",
+    "email/password_changed.html",
+    "recover/forgot_user_id.html",
+    "recover/forgot_password.html",
+    "recover/questions.html",
+    "recover/sent.html",
+    "recover/reset.html",
 ];
 
 #[derive(Debug)]

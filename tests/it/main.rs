@@ -19,6 +19,7 @@ mod mfa;
 mod passkeys;
 mod protection;
 mod questions;
+mod recovery;
 mod register;
 mod rp_flow;
 mod tokens;

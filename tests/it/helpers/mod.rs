@@ -267,6 +267,31 @@ impl TestApp {
         .expect("register client")
     }
 
+    /// Delivers what the outbox holds and returns every message sent to `to` so far, oldest
+    /// first, with quoted-printable soft breaks and `=3D` undone so links can be read.
+    pub async fn mail_to(&self, to: &str) -> Vec<String> {
+        self.state
+            .mailer
+            .deliver_due(&self.state.db, self.state.clock.now())
+            .await
+            .expect("deliver");
+        let Ok(dir) = std::fs::read_dir(self.data_dir().join("outbox")) else {
+            return vec![];
+        };
+        let mut files: Vec<_> = dir.map(|e| e.expect("entry").path()).collect();
+        files.sort_by_key(|p| std::fs::metadata(p).and_then(|m| m.modified()).ok());
+        files
+            .iter()
+            .map(|p| std::fs::read_to_string(p).expect("eml"))
+            .filter(|m| m.contains(&format!("To: {to}")))
+            .map(|m| {
+                m.replace("=\r\n", "")
+                    .replace("=\n", "")
+                    .replace("=3D", "=")
+            })
+            .collect()
+    }
+
     pub async fn add_user(&self, username: &str) -> String {
         users::create(
             &self.state.db,
