@@ -10,6 +10,7 @@ mod authorize;
 mod browser;
 mod browser_mfa;
 mod browser_passkeys;
+mod browser_recovery;
 mod cli;
 mod discovery;
 mod login;
