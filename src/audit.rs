@@ -169,18 +169,21 @@ pub async fn record(
 }
 
 /// Writes events as JSON lines or CSV (RFC 4180 quoting) for compliance reviews.
+/// One CSV field (RFC 4180): quoted when it holds a comma, quote or line break.
+pub fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n', '\r']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_owned()
+    }
+}
+
 pub fn export(
     events: &[entity::audit_event::Model],
     csv: bool,
     out: &mut impl std::io::Write,
 ) -> std::io::Result<()> {
-    fn q(s: &str) -> String {
-        if s.contains([',', '"', '\n', '\r']) {
-            format!("\"{}\"", s.replace('"', "\"\""))
-        } else {
-            s.to_owned()
-        }
-    }
+    let q = csv_field;
     if csv {
         writeln!(out, "id,at,event,actor,target,client_ip,request_id,detail")?;
     }

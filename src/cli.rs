@@ -70,6 +70,26 @@ pub enum Command {
     /// Manage the customer records cardholders register against.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Account reports: `inactive` (deactivated user IDs and those due within the warning
+    /// period) or `locked`.
+    Report {
+        #[arg(value_enum)]
+        which: ReportArg,
+        #[arg(long, value_enum, default_value = "table")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportArg {
+    Inactive,
+    Locked,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ReportFormat {
+    Table,
+    Csv,
 }
 
 #[derive(Debug, Subcommand)]
@@ -664,6 +684,17 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             crate::audit::export(&events, matches!(format, ExportFormat::Csv), &mut out)?;
         }
+        Command::Report { which, format } => {
+            use crate::accounts::inactivity::{self, Report};
+            let which = match which {
+                ReportArg::Inactive => Report::Inactive,
+                ReportArg::Locked => Report::Locked,
+            };
+            let db = open_db(&config).await?;
+            let rows = inactivity::report(&db, &config.inactivity, clock.now(), which).await?;
+            let mut out = std::io::stdout().lock();
+            write_report(&rows, matches!(format, ReportFormat::Csv), &mut out)?;
+        }
         Command::User(UserCommand::List) => {
             let db = open_db(&config).await?;
             println!("{:<36} {:<24} {:<12} EMAIL", "ID", "USERNAME", "STATUS");
@@ -673,6 +704,55 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     a.id, a.username, a.status, a.email
                 );
             }
+        }
+    }
+    Ok(())
+}
+
+fn write_report(
+    rows: &[crate::accounts::inactivity::ReportRow],
+    csv: bool,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
+    use crate::audit::csv_field;
+    let t = |d: Option<DateTime<Utc>>| d.map(|d| d.to_rfc3339()).unwrap_or_default();
+    if csv {
+        writeln!(
+            out,
+            "username,kind,status,last_sign_in,idle_since,deactivation_due,locked_until"
+        )?;
+    } else {
+        writeln!(
+            out,
+            "{:<24} {:<10} {:<12} {:<26} {:<26} LOCKED UNTIL",
+            "USERNAME", "KIND", "STATUS", "LAST SIGN-IN", "DEACTIVATION DUE"
+        )?;
+    }
+    for r in rows {
+        if csv {
+            writeln!(
+                out,
+                "{},{},{},{},{},{},{}",
+                csv_field(&r.username),
+                r.kind,
+                r.status,
+                t(r.last_sign_in),
+                r.idle_since.to_rfc3339(),
+                t(r.due),
+                t(r.locked_until)
+            )?;
+        } else {
+            let never = || "never".to_owned();
+            writeln!(
+                out,
+                "{:<24} {:<10} {:<12} {:<26} {:<26} {}",
+                r.username,
+                r.kind,
+                r.status,
+                r.last_sign_in.map(|d| d.to_rfc3339()).unwrap_or_else(never),
+                r.due.map(|d| d.to_rfc3339()).unwrap_or_else(never),
+                r.locked_until.map(|d| d.to_rfc3339()).unwrap_or_default()
+            )?;
         }
     }
     Ok(())

@@ -31,6 +31,7 @@ pub struct Config {
     pub lockout: Lockout,
     pub helpdesk: Helpdesk,
     pub throttle: Throttle,
+    pub inactivity: Inactivity,
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
@@ -151,6 +152,17 @@ pub struct Throttle {
     pub per_minute: u32,
     /// How many may come at once before the sustained rate applies.
     pub burst: u32,
+}
+
+/// User IDs unused this long are deactivated (0 = never), per kind of account.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Inactivity {
+    pub cardholder_days: i64,
+    pub dealer_days: i64,
+    pub other_days: i64,
+    /// A warning e-mail this many days before (0 = none).
+    pub warn_days_before: i64,
 }
 
 /// Who to call: shown wherever a person is told to call the help desk.

@@ -21,6 +21,9 @@ pub async fn run(state: AppState) {
                     tracing::warn!(error = %e, "recording grant expiries failed; will retry");
                 }
                 state.throttle.forget_idle();
+                if let Err(e) = deactivate_idle(&state).await {
+                    tracing::warn!(error = %e, "inactivity pass failed; will retry");
+                }
                 if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
                     tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
                 }
@@ -32,6 +35,21 @@ pub async fn run(state: AppState) {
             }
         }
     }
+}
+
+async fn deactivate_idle(state: &AppState) -> Result<(), sea_orm::DbErr> {
+    let txn = crate::store::db::begin_write(&state.db).await?;
+    let pass =
+        crate::accounts::inactivity::run(&txn, &state.config.inactivity, state.clock.now()).await?;
+    txn.commit().await?;
+    if pass.deactivated + pass.warned > 0 {
+        tracing::info!(
+            deactivated = pass.deactivated,
+            warned = pass.warned,
+            "inactivity pass"
+        );
+    }
+    Ok(())
 }
 
 async fn record_grant_expiries(state: &AppState) -> Result<(), sea_orm::DbErr> {

@@ -4,6 +4,7 @@
 pub mod attempts;
 pub mod customers;
 pub mod home;
+pub mod inactivity;
 pub mod lifecycle;
 pub mod passkey_pages;
 pub mod password_policy;

@@ -274,7 +274,7 @@ pub async fn factor_post(
         return render(&state, csrf, jar, &p, view, StatusCode::FORBIDDEN).await;
     }
     // The account may have been locked or deactivated since the password was checked.
-    let status = lockout::current_status(&state.db, now, &ctx, &mut account).await?;
+    let status = lockout::current_status(&state.db, &state.config, now, &ctx, &mut account).await?;
     if status != Some(AccountStatus::Active) {
         store::mfa::complete_state(&state.db, &p.id, now).await?;
         let jar = jar.add(cookies::removal(cookies::Kind::SignIn, https));

@@ -13,7 +13,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 use crate::{
     accounts::users::{AccountKind, AccountStatus},
     audit::{self, Actor, AuditEvent, RequestContext},
-    config::{LockPolicy, Lockout},
+    config::{Config, LockPolicy, Lockout},
     store,
 };
 
@@ -95,14 +95,19 @@ pub async fn lock(
     Ok(true)
 }
 
-/// The account's status now: a temporary lock whose time has come is lifted first
-/// (audited), so the rule holds whether or not anything else ran in between.
+/// The account's status now, with the time-based rules applied first (each audited), so
+/// they hold whether or not the periodic job ran: a user ID unused for too long is
+/// deactivated, and a temporary lock whose time has come is lifted.
 pub async fn current_status(
     c: &impl ConnectionTrait,
+    cfg: &Config,
     now: DateTime<Utc>,
     ctx: &RequestContext,
     account: &mut entity::account::Model,
 ) -> Result<Option<AccountStatus>, DbErr> {
+    if crate::accounts::inactivity::enforce(c, &cfg.inactivity, now, ctx, account).await? {
+        return Ok(Some(AccountStatus::Deactivated));
+    }
     let status = AccountStatus::parse(&account.status);
     let expired = account.locked_until.is_some_and(|t| t <= now);
     if status == Some(AccountStatus::Locked)

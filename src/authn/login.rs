@@ -9,7 +9,7 @@ use secrecy::SecretString;
 use crate::{
     accounts::users::AccountStatus,
     audit::{self, Actor, AuditEvent, RequestContext},
-    config::Lockout,
+    config::Config,
     crypto::password::PasswordHasher,
     store,
 };
@@ -32,7 +32,7 @@ pub enum LoginError {
 pub async fn authenticate(
     c: &impl ConnectionTrait,
     hasher: &PasswordHasher,
-    lockout: &Lockout,
+    cfg: &Config,
     now: DateTime<Utc>,
     ctx: &RequestContext,
     username: &str,
@@ -45,7 +45,7 @@ pub async fn authenticate(
     // toward the next (longer) lock.
     let mut status = None;
     if let Some(a) = account.as_mut() {
-        status = super::lockout::current_status(c, now, ctx, a)
+        status = super::lockout::current_status(c, cfg, now, ctx, a)
             .await
             .map_err(anyhow::Error::from)?;
     }
@@ -55,7 +55,7 @@ pub async fn authenticate(
         .map_err(anyhow::Error::from)?;
     if let Some(a) = account.as_ref().filter(|_| !ok) {
         // A wrong password for a real account counts toward its lockout.
-        super::lockout::record_failure(c, now, ctx, lockout, &a.id)
+        super::lockout::record_failure(c, now, ctx, &cfg.lockout, &a.id)
             .await
             .map_err(anyhow::Error::from)?;
     }

@@ -217,7 +217,7 @@ pub async fn passkey_post(
             "passkey of a missing account"
         )));
     };
-    let status = lockout::current_status(&txn, now, &ctx, &mut account)
+    let status = lockout::current_status(&txn, &state.config, now, &ctx, &mut account)
         .await?
         .ok_or_else(|| anyhow::anyhow!("account {} has unknown status", account.id))?;
     if status != AccountStatus::Active {

@@ -277,7 +277,7 @@ async fn login_post(
         login::authenticate(
             &txn,
             &state.passwords,
-            &state.config.lockout,
+            &state.config,
             now,
             &ctx,
             &form.username,

@@ -37,6 +37,8 @@ pub enum Template {
     PasswordReset,
     /// The password was changed: if it was not you, call.
     PasswordChanged,
+    /// The user ID will be deactivated soon for lack of use.
+    InactivityWarning,
 }
 
 impl Template {
@@ -49,6 +51,7 @@ impl Template {
             Template::UserIds => "user_ids",
             Template::PasswordReset => "password_reset",
             Template::PasswordChanged => "password_changed",
+            Template::InactivityWarning => "inactivity_warning",
         }
     }
 

@@ -199,3 +199,34 @@ pub async fn unlock(
     }
     Ok(q.exec(c).await?.rows_affected == 1)
 }
+
+/// Accounts in any of these statuses, by user ID.
+pub async fn with_status(c: &impl ConnectionTrait, statuses: &[&str]) -> Result<Vec<Model>, DbErr> {
+    Entity::find()
+        .filter(Column::Status.is_in(statuses.iter().copied()))
+        .order_by_asc(Column::Username)
+        .all(c)
+        .await
+}
+
+/// Records the inactivity warning of the idle stretch that began at `idle_since`, once;
+/// false if it was already recorded (say, by another node).
+pub async fn mark_inactivity_warned(
+    c: &impl ConnectionTrait,
+    id: &str,
+    idle_since: DateTime<Utc>,
+    now: DateTime<Utc>,
+) -> Result<bool, DbErr> {
+    use sea_orm::sea_query::{Condition, Expr};
+    let r = Entity::update_many()
+        .col_expr(Column::InactivityWarnedAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(
+            Condition::any()
+                .add(Column::InactivityWarnedAt.is_null())
+                .add(Column::InactivityWarnedAt.lt(idle_since)),
+        )
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected == 1)
+}

@@ -34,7 +34,8 @@ async fn a_cardholder_resets_a_forgotten_password_from_the_sign_in_page() {
     b.wait_for_text("not among your last 5").await;
     b.screenshot("39-new-password-refused-phone").await;
     b.fill("new-password", "violet harbour lantern 42").await;
-    b.fill("password-confirm", "violet harbour lantern 42").await;
+    b.fill("password-confirm", "violet harbour lantern 42")
+        .await;
     b.click("button[type=submit]").await;
     b.wait_for_text("Your password is changed").await;
     b.click("a[href='/login']").await;

@@ -890,3 +890,44 @@ fn client_add_sets_the_mfa_policy_and_list_shows_it() {
     assert_eq!(row("plain"), "optional", "the configured default");
     assert!(!list.contains("odd"));
 }
+
+#[test]
+fn reports_list_locked_and_soon_inactive_user_ids() {
+    let cli = Cli::new();
+    let add = cli.run(
+        &[
+            "user",
+            "add",
+            "--username",
+            "bob",
+            "--email",
+            "bob@example.com",
+            "--password-stdin",
+        ],
+        Some("correct horse battery staple\n"),
+    );
+    assert!(add.status.success(), "{}", stderr(&add));
+    // Nothing is locked or due yet.
+    let locked = cli.run(&["report", "locked", "--format", "csv"], None);
+    assert!(locked.status.success(), "{}", stderr(&locked));
+    assert_eq!(
+        stdout(&locked).trim(),
+        "username,kind,status,last_sign_in,idle_since,deactivation_due,locked_until"
+    );
+    let inactive = cli.run(&["report", "inactive"], None);
+    assert!(!stdout(&inactive).contains("bob"));
+    // With a warning period longer than the limit, a new user ID is already "due soon".
+    let soon = Command::new(env!("CARGO_BIN_EXE_ally-idp"))
+        .args(["report", "inactive", "--format", "csv"])
+        .current_dir(cli.dir.path())
+        .env("DATABASE_URL", &cli.db.url)
+        .env("ALLY_IDP_INACTIVITY__WARN_DAYS_BEFORE", "90")
+        .output()
+        .unwrap();
+    assert!(soon.status.success(), "{}", stderr(&soon));
+    let out = stdout(&soon);
+    let row = out.lines().nth(1).unwrap_or_else(|| panic!("{out}"));
+    assert!(row.starts_with("bob,other,active,,"), "{row}");
+    let bad = cli.run(&["report", "everything"], None);
+    assert!(!bad.status.success());
+}
