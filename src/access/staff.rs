@@ -127,6 +127,11 @@ impl Principal {
         self.is_admin() || self.has(StaffRole::DealerAdmin)
     }
 
+    /// May verify callers and, after a match, unlock, reset or reactivate (the help desk).
+    pub fn can_assist(&self) -> bool {
+        self.is_admin() || self.has(StaffRole::Helpdesk)
+    }
+
     /// May search and view accounts at all.
     pub fn can_view_accounts(&self) -> bool {
         self.is_admin() || self.has(StaffRole::Helpdesk) || self.has(StaffRole::DealerAdmin)

@@ -3,6 +3,7 @@
 
 pub mod attempts;
 pub mod customers;
+pub mod helpdesk;
 pub mod home;
 pub mod inactivity;
 pub mod lifecycle;

@@ -273,6 +273,25 @@ pub async fn check_answers(
     Ok(AnswersOutcome::Reset(token))
 }
 
+/// A password the help desk set must be replaced before anything else: the sign-in leads
+/// to the new-password page instead of a session.
+pub async fn forced_change(
+    c: &impl ConnectionTrait,
+    tokens: &TokenHasher,
+    now: DateTime<Utc>,
+    account_id: &str,
+) -> anyhow::Result<String> {
+    new_reset(
+        c,
+        tokens,
+        now,
+        account_id,
+        "forced_change",
+        CHALLENGE_MINUTES,
+    )
+    .await
+}
+
 /// The account a live reset token is for.
 pub async fn reset_account(
     c: &impl ConnectionTrait,

@@ -320,10 +320,11 @@ async fn reset_get(
 ) -> Result<Response, AppError> {
     let live =
         recovery::reset_account(&state.db, &state.tokens, state.clock.now(), &q.token).await?;
-    let Some((_, account)) = live else {
+    let Some((reset, account)) = live else {
         return link_expired(&state, csrf);
     };
     let ctx = context! {
+        forced => reset.method == "forced_change",
         token => q.token, username => account.username,
         min_length => state.config.accounts.password_min_length,
     };

@@ -293,6 +293,14 @@ async fn login_post(
             return refuse_login(&state, csrf, view, e, now);
         }
     };
+    // A temporary password from the help desk is replaced before anything else.
+    if account.must_change_password {
+        let token =
+            crate::accounts::recovery::forced_change(&txn, &state.tokens, now, &account.id).await?;
+        txn.commit().await?;
+        let to = format!("{}?token={token}", crate::accounts::recovery::RESET_PATH);
+        return Ok(Redirect::to(&to).into_response());
+    }
     // A second factor, when the application, the account or `acr_values` asks for one and
     // this browser was not remembered for the account.
     let (policy, acr_values) = pending.as_ref().map_or_else(

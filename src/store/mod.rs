@@ -13,6 +13,7 @@ pub mod codes;
 pub mod consents;
 pub mod customers;
 pub mod db;
+pub mod helpdesk;
 pub mod keys;
 pub mod mail;
 pub mod mfa;

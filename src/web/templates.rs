@@ -36,6 +36,7 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "admin/requests.html",
     "admin/dealerships.html",
     "admin/audit.html",
+    "admin/reports.html",
     "email/access_decision.subject.txt",
     "email/access_decision.txt",
     "email/access_decision.html",

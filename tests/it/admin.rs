@@ -26,9 +26,15 @@ fn concrete(path: &str) -> String {
     path.replace("{client_id}", "web")
         .replace("{account_id}", "nobody")
         .replace("{id}", "nothing")
+        .replace("{action}", "unlock")
 }
 
-async fn make_staff(app: &TestApp, username: &str, role: staff::StaffRole, pdn: Option<&str>) {
+pub(crate) async fn make_staff(
+    app: &TestApp,
+    username: &str,
+    role: staff::StaffRole,
+    pdn: Option<&str>,
+) {
     staff::add_role(
         &app.state.db,
         app.state.clock.now(),

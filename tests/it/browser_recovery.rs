@@ -48,3 +48,36 @@ async fn a_cardholder_resets_a_forgotten_password_from_the_sign_in_page() {
     b.screenshot("40-forgot-user-id-phone").await;
     b.close().await;
 }
+
+#[tokio::test]
+async fn a_help_desk_agent_verifies_the_caller_and_unlocks() {
+    use ally_idp::access::staff::StaffRole;
+    let app = TestApp::spawn().await;
+    app.add_user("agent").await;
+    app.add_user("dave").await;
+    crate::admin::make_staff(&app, "agent", StaffRole::Helpdesk, None).await;
+    crate::recovery::set_questions(&app, "dave").await;
+    for _ in 0..5 {
+        app.submit_login("/login", "dave", "wrong password").await;
+    }
+    let dave = ally_idp::store::accounts::find_by_username(&app.state.db, "dave")
+        .await
+        .unwrap()
+        .unwrap();
+    let b = Browser::launch().await;
+    b.goto(&app.url(&format!("/login?next=/admin/accounts/{}", dave.id)))
+        .await;
+    b.sign_in("agent", PASSWORD).await;
+    b.wait_for_text("Check the answer").await;
+    b.fill("answer", "wrong").await;
+    b.click("form[action$='/verify'] button").await;
+    b.wait_for_text("No match.").await;
+    b.screenshot("41-helpdesk-no-match").await;
+    b.fill("answer", "dune").await;
+    b.click("form[action$='/verify'] button").await;
+    b.wait_for_text("Caller verified").await;
+    b.screenshot("42-helpdesk-verified").await;
+    b.click("form[action$='/assist/unlock'] button").await;
+    b.wait_for_text("The user ID is unlocked.").await;
+    b.close().await;
+}

@@ -13,6 +13,7 @@ mod browser_passkeys;
 mod browser_recovery;
 mod cli;
 mod discovery;
+mod helpdesk;
 mod inactivity;
 mod login;
 mod logout;

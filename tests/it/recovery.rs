@@ -71,7 +71,7 @@ async fn choose_password(
         .unwrap()
 }
 
-async fn set_questions(app: &TestApp, username: &str) {
+pub(crate) async fn set_questions(app: &TestApp, username: &str) {
     let account = ally_idp::store::accounts::find_by_username(&app.state.db, username)
         .await
         .unwrap()
