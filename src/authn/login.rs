@@ -79,6 +79,15 @@ pub async fn authenticate(
     if status != AccountStatus::Active {
         return Err(LoginError::NotActive(status, Box::new(account)));
     }
+    if hasher.needs_rehash(&account.password_hash) {
+        // The configured Argon2 cost was raised (or the hash is older): store a new hash of
+        // the same password now that we hold it.
+        let upgraded = hasher.hash(password).await.map_err(anyhow::Error::from)?;
+        store::accounts::set_password_hash(c, &account.id, &upgraded)
+            .await
+            .map_err(anyhow::Error::from)?;
+        tracing::info!(account = %account.id, "password hash upgraded to the configured parameters");
+    }
     Ok(account)
 }
 

@@ -97,6 +97,28 @@ impl PasswordHasher {
     }
 }
 
+impl PasswordHasher {
+    /// Whether `stored` was made with other parameters (or another algorithm) than the
+    /// configured ones: the next successful sign-in then stores a new hash, so raising the
+    /// Argon2 cost in the configuration upgrades every active account over time.
+    pub fn needs_rehash(&self, stored: &str) -> bool {
+        let Ok(parsed) = PasswordHash::new(stored) else {
+            return true;
+        };
+        if parsed.algorithm.as_str() != "argon2id" || parsed.version != Some(0x13) {
+            return true;
+        }
+        match Params::try_from(&parsed) {
+            Ok(p) => {
+                p.m_cost() != self.params.m_cost()
+                    || p.t_cost() != self.params.t_cost()
+                    || p.p_cost() != self.params.p_cost()
+            }
+            Err(_) => true,
+        }
+    }
+}
+
 fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
         .hash_password(password)
@@ -135,5 +157,21 @@ mod tests {
             "no account never verifies"
         );
         assert!(!h.verify(&pw, Some("garbage")).await.expect("garbage"));
+    }
+
+    #[tokio::test]
+    async fn hashes_made_with_other_parameters_need_rehashing() {
+        let h = hasher();
+        let pw = SecretString::from("correct horse battery staple");
+        assert!(!h.needs_rehash(&h.hash(&pw).await.expect("hash")));
+        let weaker = PasswordHasher::new(&PasswordHashing {
+            memory_kib: 32,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 1,
+        })
+        .expect("hasher");
+        assert!(h.needs_rehash(&weaker.hash(&pw).await.expect("hash")));
+        assert!(h.needs_rehash("garbage"));
     }
 }

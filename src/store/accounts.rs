@@ -230,3 +230,18 @@ pub async fn mark_inactivity_warned(
         .await?;
     Ok(r.rows_affected == 1)
 }
+
+/// Replaces the hash of the same password (a parameter upgrade): no history, no effects.
+pub async fn set_password_hash(
+    c: &impl ConnectionTrait,
+    id: &str,
+    hash: &str,
+) -> Result<(), DbErr> {
+    use sea_orm::sea_query::Expr;
+    Entity::update_many()
+        .col_expr(Column::PasswordHash, Expr::value(hash))
+        .filter(Column::Id.eq(id))
+        .exec(c)
+        .await
+        .map(|_| ())
+}

@@ -128,3 +128,60 @@ async fn guessing_from_one_address_is_throttled_whatever_the_user_id() {
     let r = app.submit_login("/login", "erin", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn a_hash_made_with_older_parameters_is_upgraded_at_the_next_sign_in() {
+    use ally_idp::{config::PasswordHashing, crypto::password::PasswordHasher};
+    use secrecy::SecretString;
+    let app = TestApp::spawn().await;
+    let id = app.add_user("hana").await;
+    let older = PasswordHasher::new(&PasswordHashing {
+        memory_kib: 32,
+        iterations: 1,
+        parallelism: 1,
+        max_concurrent: 1,
+    })
+    .unwrap()
+    .hash(&SecretString::from(PASSWORD))
+    .await
+    .unwrap();
+    ally_idp::store::accounts::set_password_hash(&app.state.db, &id, &older)
+        .await
+        .unwrap();
+    // A wrong password changes nothing.
+    app.submit_login("/login", "hana", "wrong password").await;
+    assert!(
+        status_of(&app, "hana")
+            .await
+            .password_hash
+            .contains("m=32,")
+    );
+    let r = app.submit_login("/login", "hana", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let now = status_of(&app, "hana").await.password_hash;
+    assert!(now.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{now}");
+    // Still the same password.
+    let b = crate::helpers::new_browser();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let r = b
+        .post(app.url("/login"))
+        .form(&[
+            (
+                "csrf",
+                crate::helpers::hidden(&page, "csrf").unwrap().as_str(),
+            ),
+            ("username", "hana"),
+            ("password", PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+}
