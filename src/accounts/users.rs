@@ -231,6 +231,40 @@ mod tests {
     use super::*;
 
     #[test]
+    fn the_kind_of_an_account() {
+        let mut a = entity::account::Model {
+            id: "a".into(),
+            username: "u".into(),
+            username_normalized: "u".into(),
+            email: "u@example.com".into(),
+            email_verified: false,
+            given_name: None,
+            family_name: None,
+            password_hash: String::new(),
+            status: "active".into(),
+            created_at: chrono::Utc::now(),
+            updated_at: chrono::Utc::now(),
+            last_login_at: None,
+            org_id: None,
+            customer_id: None,
+            phone: None,
+            job_role: None,
+            locked_until: None,
+            lock_count: 0,
+            activated_at: None,
+            password_changed_at: None,
+            must_change_password: false,
+            inactivity_warned_at: None,
+        };
+        assert_eq!(AccountKind::of(&a), AccountKind::Other);
+        a.org_id = Some("org".into());
+        assert_eq!(AccountKind::of(&a), AccountKind::Dealer);
+        a.org_id = None;
+        a.customer_id = Some("cust".into());
+        assert_eq!(AccountKind::of(&a), AccountKind::Cardholder);
+    }
+
+    #[test]
     fn usernames_and_emails() {
         assert!(Username::parse("jsmith").is_ok());
         assert!(Username::parse("j.smith@dealer-1").is_ok());

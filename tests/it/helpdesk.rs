@@ -41,6 +41,8 @@ async fn setup() -> Desk {
     app.add_user("dave").await;
     make_staff(&app, "agent", StaffRole::Helpdesk, None).await;
     set_questions(&app, "dave").await;
+    // Dealer staff: locked until the help desk unlocks.
+    crate::protection::make_dealer(&app, "dave").await;
     for _ in 0..5 {
         app.submit_login("/login", "dave", "wrong password").await;
     }

@@ -63,10 +63,40 @@ async fn a_temporary_lock_ends_by_itself_and_a_repeated_one_lasts_longer() {
     assert_eq!(status_of(&app, "carla").await.lock_count, 0);
 }
 
+/// Makes `username` staff of a new dealership (PDN 12345): a dealer account.
+pub(crate) async fn make_dealer(app: &TestApp, username: &str) {
+    use ally_idp::audit::{Actor, RequestContext};
+    use sea_orm::{ConnectionTrait, Statement, Value};
+    let org = ally_idp::access::orgs::add(
+        &app.state.db,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        "12345",
+        "Main Street Motors",
+    )
+    .await
+    .unwrap();
+    let db = &app.state.db;
+    let sql = match db.get_database_backend() {
+        sea_orm::DbBackend::Postgres => "UPDATE account SET org_id = $1 WHERE username = $2",
+        _ => "UPDATE account SET org_id = ? WHERE username = ?",
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        db.get_database_backend(),
+        sql,
+        [Value::from(org), Value::from(username.to_owned())],
+    ))
+    .await
+    .unwrap();
+}
+
 #[tokio::test]
-async fn a_staff_only_lock_does_not_end_by_itself() {
+async fn a_dealer_lock_does_not_end_by_itself() {
+    // Default configuration: cardholders temporary, dealer staff until unlocked.
     let app = TestApp::spawn().await;
     app.add_user("dave").await;
+    make_dealer(&app, "dave").await;
     lock_out(&app, "dave").await;
     let account = status_of(&app, "dave").await;
     assert_eq!(account.locked_until, None);
