@@ -210,6 +210,10 @@ pub struct Session {
 pub struct Http {
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// Reverse proxies whose `X-Forwarded-For` is believed (exact addresses). From any other
+    /// peer the header is ignored: the peer address is the client.
+    #[serde(default)]
+    pub trusted_proxies: Vec<std::net::IpAddr>,
 }
 
 /// The issuer URL, checked once: http(s), no query or fragment (OIDC Discovery §3), and kept

@@ -10,7 +10,7 @@
 use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{ConnectInfo, Request, State},
+    extract::{Request, State},
     http::{HeaderValue, Method, StatusCode, header},
     middleware::Next,
     response::{IntoResponse, Response},
@@ -85,10 +85,11 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
     if req.method() != Method::POST || !guarded(req.uri().path()) {
         return next.run(req).await;
     }
-    let ip = req
-        .extensions()
-        .get::<ConnectInfo<std::net::SocketAddr>>()
-        .map(|c| c.0.ip());
+    let ip = super::context::client_ip_of(
+        req.extensions(),
+        req.headers(),
+        &state.config.http.trusted_proxies,
+    );
     let Some(wait) = ip.and_then(|ip| state.throttle.check(ip)) else {
         return next.run(req).await;
     };

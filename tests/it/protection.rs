@@ -215,3 +215,55 @@ async fn a_hash_made_with_older_parameters_is_upgraded_at_the_next_sign_in() {
         .unwrap();
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
 }
+
+#[tokio::test]
+async fn behind_a_trusted_proxy_each_forwarded_client_has_its_own_allowance() {
+    let app = TestApp::spawn_with(|c| {
+        c.throttle.burst = 2;
+        c.throttle.per_minute = 1;
+        c.http.trusted_proxies = vec!["127.0.0.1".parse().unwrap()];
+    })
+    .await;
+    let b = crate::helpers::new_browser();
+    let page = b
+        .get(app.url("/login"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let csrf = crate::helpers::hidden(&page, "csrf").unwrap();
+    let try_from = |client: &'static str| {
+        b.post(app.url("/login"))
+            .header("x-forwarded-for", format!("6.6.6.6, {client}"))
+            .form(&[
+                ("csrf", csrf.as_str()),
+                ("username", "nobody"),
+                ("password", "wrong"),
+            ])
+            .send()
+    };
+    for _ in 0..2 {
+        assert_eq!(
+            try_from("203.0.113.1").await.unwrap().status(),
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+    }
+    assert_eq!(
+        try_from("203.0.113.1").await.unwrap().status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another client behind the same proxy is not held back; a spoofed left-most entry
+    // (6.6.6.6) counts for nothing.
+    assert_eq!(
+        try_from("203.0.113.2").await.unwrap().status(),
+        StatusCode::UNPROCESSABLE_ENTITY
+    );
+    let failed = app.audit_events("login.failed").await;
+    assert_eq!(failed[0].client_ip.as_deref(), Some("203.0.113.1"));
+    assert_eq!(
+        failed.last().unwrap().client_ip.as_deref(),
+        Some("203.0.113.2")
+    );
+}
