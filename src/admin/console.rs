@@ -49,8 +49,14 @@ pub fn routes(t: RouteTable) -> RouteTable {
             "/admin/accounts/{account_id}/grants/{client_id}/revoke",
             grant_revoke_post,
         )
-        .post("/admin/accounts/{account_id}/verify", verify_post)
-        .post("/admin/accounts/{account_id}/assist/{action}", assist_post)
+        .post(
+            "/admin/accounts/{account_id}/verify",
+            super::helpdesk_console::verify_post,
+        )
+        .post(
+            "/admin/accounts/{account_id}/assist/{action}",
+            super::helpdesk_console::assist_post,
+        )
         .get("/admin/requests", requests_get)
         .post("/admin/requests/{id}/approve", request_approve_post)
         .post("/admin/requests/{id}/reject", request_reject_post)
@@ -63,16 +69,16 @@ pub fn routes(t: RouteTable) -> RouteTable {
             registration_reject_post,
         )
         .get("/admin/audit", audit_get)
-        .get("/admin/reports", reports_get)
+        .get("/admin/reports", super::helpdesk_console::reports_get)
         .get("/admin/dealerships", dealerships_get)
         .post("/admin/dealerships", dealerships_post)
 }
 
 /// A one-line outcome shown at the top of a page.
 #[derive(Default)]
-struct Notice {
-    ok: Option<String>,
-    error: Option<String>,
+pub(super) struct Notice {
+    pub(super) ok: Option<String>,
+    pub(super) error: Option<String>,
 }
 
 impl Notice {
@@ -84,7 +90,7 @@ impl Notice {
         }
     }
 
-    fn error(e: impl std::fmt::Display) -> Self {
+    pub(super) fn error(e: impl std::fmt::Display) -> Self {
         Self {
             ok: None,
             error: Some(e.to_string()),
@@ -130,7 +136,7 @@ fn nav(p: &Principal) -> Value {
     }
 }
 
-fn render(
+pub(super) fn render(
     state: &AppState,
     csrf: Csrf,
     p: &Principal,
@@ -151,11 +157,11 @@ fn render(
 }
 
 /// A time as staff read it.
-fn when(t: DateTime<Utc>) -> String {
+pub(super) fn when(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%d %H:%M UTC").to_string()
 }
 
-fn back(path: &str, done: &str) -> Response {
+pub(super) fn back(path: &str, done: &str) -> Response {
     Redirect::to(&format!("{path}?done={done}")).into_response()
 }
 
@@ -472,7 +478,7 @@ fn grant_status(g: &entity::access_grant::Model, now: DateTime<Utc>) -> &'static
     }
 }
 
-async fn render_account(
+pub(super) async fn render_account(
     state: &AppState,
     csrf: Csrf,
     p: &Principal,
@@ -521,38 +527,7 @@ async fn render_account(
     } else {
         Vec::new()
     };
-    let assist = if p.can_assist() {
-        let agent = p.actor().render().unwrap_or_default();
-        let agent = agent.trim_start_matches("account:");
-        let question = crate::accounts::questions::question(
-            &state.db,
-            &a.id,
-            crate::accounts::questions::Slot::Helpdesk,
-        )
-        .await?;
-        let verified = crate::accounts::helpdesk::is_verified(&state.db, now, agent, &a.id).await?;
-        let events: Vec<Value> = store::audit::search(&state.db, None, None, Some(&a.id), None, 50)
-            .await?
-            .into_iter()
-            .filter(|e| {
-                [
-                    "login.",
-                    "account.",
-                    "mfa.",
-                    "password.",
-                    "helpdesk.",
-                    "challenge.",
-                ]
-                .iter()
-                .any(|p| e.event.starts_with(p))
-            })
-            .take(15)
-            .map(|e| context! { at => when(e.at), event => e.event, ip => e.client_ip })
-            .collect();
-        Some(context! { question => question, verified => verified, events => events })
-    } else {
-        None
-    };
+    let assist = super::helpdesk_console::assist_view(state, p, &a, now).await?;
     let kind = crate::accounts::users::AccountKind::of(&a).as_str();
     let ctx = context! {
         assist => assist,
@@ -1023,194 +998,4 @@ async fn dealerships_post(
             .await
         }
     }
-}
-
-// ----- the help desk -----
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct VerifyForm {
-    answer: String,
-}
-
-/// The agent's account id (help desk actions are bound to the agent who verified).
-fn agent_id(p: &Principal) -> Option<String> {
-    p.actor()
-        .render()
-        .and_then(|a| a.strip_prefix("account:").map(str::to_owned))
-}
-
-async fn verify_post(
-    State(state): State<AppState>,
-    Staff(p): Staff,
-    ctx: RequestContext,
-    csrf: Csrf,
-    Path(id): Path<String>,
-    CsrfForm(form): CsrfForm<VerifyForm>,
-) -> Result<Response, AppError> {
-    let Some(agent) = agent_id(&p).filter(|_| p.can_assist()) else {
-        return Ok(forbidden_page());
-    };
-    if store::accounts::find_by_id(&state.db, &id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    use crate::accounts::helpdesk::{self, Verification};
-    if form.answer.trim().is_empty() || form.answer.len() > 200 {
-        let notice = Notice::error("Type the answer the caller gives.");
-        return render_account(
-            &state,
-            csrf,
-            &p,
-            &id,
-            notice,
-            StatusCode::UNPROCESSABLE_ENTITY,
-        )
-        .await;
-    }
-    let answer = secrecy::SecretString::from(form.answer);
-    let txn = crate::store::db::begin_write(&state.db).await?;
-    let outcome = helpdesk::verify_caller(
-        &txn,
-        &state.passwords,
-        state.clock.now(),
-        &ctx,
-        &agent,
-        &id,
-        &answer,
-    )
-    .await?;
-    txn.commit().await?;
-    let error = match outcome {
-        Verification::Match => return Ok(back(&format!("/admin/accounts/{id}"), "verified")),
-        Verification::NoMatch { tries_left } => format!(
-            "No match. {tries_left} more {} before verification is locked for this user ID.",
-            if tries_left == 1 { "try" } else { "tries" }
-        ),
-        Verification::Locked => format!(
-            "Verification is locked for this user ID after {} wrong answers. Try again in an hour, or ask the caller to reset their password online.",
-            helpdesk::MAX_TRIES
-        ),
-        Verification::NoQuestion => {
-            "This user ID has no help-desk question, so the caller cannot be verified here."
-                .to_owned()
-        }
-    };
-    render_account(
-        &state,
-        csrf,
-        &p,
-        &id,
-        Notice::error(error),
-        StatusCode::UNPROCESSABLE_ENTITY,
-    )
-    .await
-}
-
-async fn assist_post(
-    State(state): State<AppState>,
-    Staff(p): Staff,
-    ctx: RequestContext,
-    csrf: Csrf,
-    Path((id, action)): Path<(String, String)>,
-    CsrfForm(_): CsrfForm<Empty>,
-) -> Result<Response, AppError> {
-    use crate::accounts::helpdesk::{self, Action, ActionError, Deps};
-    let Some(agent) = agent_id(&p).filter(|_| p.can_assist()) else {
-        return Ok(forbidden_page());
-    };
-    let Some(which) = Action::parse(&action) else {
-        return Err(AppError::NotFound);
-    };
-    if store::accounts::find_by_id(&state.db, &id).await?.is_none() {
-        return Err(AppError::NotFound);
-    }
-    let deps = Deps {
-        config: &state.config,
-        passwords: &state.passwords,
-        tokens: &state.tokens,
-        sealer: &state.sealer,
-    };
-    let txn = crate::store::db::begin_write(&state.db).await?;
-    match helpdesk::act(&txn, &deps, state.clock.now(), &ctx, &agent, &id, which).await {
-        Ok(None) => {
-            txn.commit().await?;
-            Ok(back(&format!("/admin/accounts/{id}"), &action))
-        }
-        Ok(Some(temporary)) => {
-            txn.commit().await?;
-            let notice = Notice {
-                ok: Some(format!(
-                    "Temporary password (read it to the caller; it is shown only now): {temporary}. They must change it when they sign in."
-                )),
-                error: None,
-            };
-            render_account(&state, csrf, &p, &id, notice, StatusCode::OK).await
-        }
-        Err(ActionError::Internal(e)) => Err(AppError::Internal(e)),
-        Err(e) => {
-            txn.rollback().await?;
-            let status = match e {
-                ActionError::NotVerified => StatusCode::FORBIDDEN,
-                _ => StatusCode::CONFLICT,
-            };
-            let mut message = e.to_string();
-            if let Some(f) = message.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            render_account(
-                &state,
-                csrf,
-                &p,
-                &id,
-                Notice::error(format!("{message}.")),
-                status,
-            )
-            .await
-        }
-    }
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ReportQuery {
-    which: String,
-}
-
-async fn reports_get(
-    State(state): State<AppState>,
-    Staff(p): Staff,
-    csrf: Csrf,
-    Query(q): Query<ReportQuery>,
-) -> Result<Response, AppError> {
-    use crate::accounts::inactivity::{self, Report};
-    if !p.can_assist() {
-        return Ok(forbidden_page());
-    }
-    let which = if q.which == "locked" {
-        Report::Locked
-    } else {
-        Report::Inactive
-    };
-    let now = state.clock.now();
-    let rows: Vec<Value> = inactivity::report(&state.db, &state.config.inactivity, now, which)
-        .await?
-        .into_iter()
-        .map(|r| {
-            context! {
-                username => r.username, kind => r.kind, status => r.status,
-                last_sign_in => r.last_sign_in.map(when), due => r.due.map(when),
-                locked_until => r.locked_until.map(when),
-            }
-        })
-        .collect();
-    let ctx = context! { locked => which == Report::Locked, rows => rows };
-    render(
-        &state,
-        csrf,
-        &p,
-        "admin/reports.html",
-        ctx,
-        Notice::default(),
-        StatusCode::OK,
-    )
 }

@@ -7,6 +7,7 @@
 pub mod api;
 pub mod auth;
 pub mod console;
+pub mod helpdesk_console;
 
 use axum::{
     Router,
