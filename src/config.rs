@@ -174,6 +174,13 @@ pub struct Helpdesk {
     pub hours: String,
 }
 
+impl Helpdesk {
+    /// "Ally Auto Dealer Help Desk at 1-866-766-4622 (Monday to Friday, …)".
+    pub fn contact(&self) -> String {
+        format!("{} at {} ({})", self.name, self.phone, self.hours)
+    }
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Accounts {

@@ -68,7 +68,7 @@ async fn notify(
         &a.email,
         Template::RegistrationDecision,
         serde_json::json!({
-            "name": a.given_name.clone().unwrap_or_else(|| a.username.clone()),
+            "name": crate::accounts::users::greeting_name(a),
             "username": a.username,
             "approved": approved,
             "granted": granted,

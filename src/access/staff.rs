@@ -65,6 +65,14 @@ impl Principal {
         })
     }
 
+    /// The staff member's own account (`None` for an API client).
+    pub fn account_id(&self) -> Option<&str> {
+        match self {
+            Principal::Staff { account_id, .. } => Some(account_id),
+            Principal::Service { .. } => None,
+        }
+    }
+
     pub fn actor(&self) -> Actor<'_> {
         match self {
             Principal::Staff { account_id, .. } => Actor::Account(account_id),

@@ -113,7 +113,7 @@ pub async fn run(
                 &a.email,
                 mail::Template::InactivityWarning,
                 serde_json::json!({
-                    "name": a.given_name.clone().unwrap_or_else(|| a.username.clone()),
+                    "name": crate::accounts::users::greeting_name(&a),
                     "username": a.username,
                     "date": due.format("%-d %B %Y").to_string(),
                 }),

@@ -15,7 +15,7 @@ use serde::Deserialize;
 use webauthn_rs::prelude::RegisterPublicKeyCredential;
 
 use super::security_pages::{
-    PasswordForm, SECURITY, reauthenticated, refuse, render_codes, signed_in,
+    PasswordForm, SECURITY, reauthenticated, refuse, render_codes, signed_in, signed_in_form,
 };
 use crate::{
     authn::{
@@ -29,10 +29,7 @@ use crate::{
     },
     error::AppError,
     state::AppState,
-    web::{
-        context::RequestContext,
-        csrf::{Csrf, FORM_EXPIRED},
-    },
+    web::{context::RequestContext, csrf::Csrf},
 };
 
 const OPTIONS: &str = "/account/security/passkeys/options";
@@ -91,22 +88,13 @@ async fn add_post(
     csrf: Csrf,
     Form(form): Form<AddForm>,
 ) -> Result<Response, AppError> {
-    let (session, account) = match signed_in(&state, &jar).await? {
-        Ok(sa) => sa,
+    let (session, account, csrf) = match signed_in_form(&state, &jar, csrf, &form.csrf).await? {
+        Ok(sac) => sac,
         Err(r) => return Ok(r),
     };
-    let refusal = if !csrf.verify(&form.csrf) {
-        Some((FORM_EXPIRED, StatusCode::FORBIDDEN))
-    } else if state.passkeys.is_none() {
-        Some((
-            "Passkeys are not available on this site.",
-            StatusCode::NOT_FOUND,
-        ))
-    } else {
-        None
-    };
-    if let Some((error, status)) = refusal {
-        return refuse(&state, csrf, &account, Some(error), status).await;
+    if state.passkeys.is_none() {
+        let error = Some("Passkeys are not available on this site.");
+        return refuse(&state, csrf, &account, error, StatusCode::NOT_FOUND).await;
     }
     let (Some(rp), Some(credential)) = (
         state.passkeys.as_deref(),

@@ -76,7 +76,7 @@ pub async fn remind_user_ids(
         &first.email,
         mail::Template::UserIds,
         serde_json::json!({
-            "name": first.given_name.clone().unwrap_or_else(|| first.username.clone()),
+            "name": crate::accounts::users::greeting_name(first),
             "usernames": usernames,
         }),
     )
@@ -158,7 +158,7 @@ pub async fn send_reset_link(
         &account.email,
         mail::Template::PasswordReset,
         serde_json::json!({
-            "name": account.given_name.clone().unwrap_or_else(|| account.username.clone()),
+            "name": crate::accounts::users::greeting_name(&account),
             "username": account.username,
             "link": link,
             "minutes": LINK_MINUTES,
@@ -387,9 +387,9 @@ pub async fn reset_password(
         &account.email,
         mail::Template::PasswordChanged,
         serde_json::json!({
-            "name": account.given_name.clone().unwrap_or_else(|| account.username.clone()),
+            "name": crate::accounts::users::greeting_name(&account),
             "username": account.username,
-            "helpdesk": format!("{} at {} ({})", cfg.helpdesk.name, cfg.helpdesk.phone, cfg.helpdesk.hours),
+            "helpdesk": cfg.helpdesk.contact(),
         }),
     )
     .await

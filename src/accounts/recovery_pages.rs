@@ -27,6 +27,7 @@ use crate::{
         Page,
         context::RequestContext,
         csrf::{Csrf, FORM_EXPIRED},
+        text,
     },
 };
 
@@ -276,7 +277,7 @@ async fn answers_post(
         AnswersOutcome::Locked => {
             let message = format!(
                 "Those answers do not match our records. For your protection, {}",
-                lowercase_first(&locked_message(&state.config.helpdesk, None))
+                text::lower_first(&locked_message(&state.config.helpdesk, None))
             );
             let ctx = context! { title => "Your online access is locked", message => message, alert => true };
             page(
@@ -288,13 +289,6 @@ async fn answers_post(
             )
         }
     }
-}
-
-fn lowercase_first(s: &str) -> String {
-    let mut c = s.chars();
-    c.next()
-        .map(|f| f.to_lowercase().chain(c).collect())
-        .unwrap_or_default()
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -395,15 +389,7 @@ async fn reset_post(
         Err(ResetError::Change(ChangeError::Internal(e))) => return Err(AppError::Internal(e)),
         Err(ResetError::Change(e)) => {
             txn.rollback().await?;
-            let mut message = e.to_string();
-            if let Some(f) = message.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
-            return again(
-                csrf,
-                format!("{message}."),
-                StatusCode::UNPROCESSABLE_ENTITY,
-            );
+            return again(csrf, text::sentence(e), StatusCode::UNPROCESSABLE_ENTITY);
         }
     };
     txn.commit().await?;
@@ -417,7 +403,7 @@ async fn reset_post(
             "Your password is changed",
             format!(
                 "Your online access is still locked, though: {}",
-                lowercase_first(&locked_message(&state.config.helpdesk, None))
+                text::lower_first(&locked_message(&state.config.helpdesk, None))
             ),
             true,
         ),

@@ -69,6 +69,27 @@ pub(super) async fn signed_in(
     Ok(Ok((s, a)))
 }
 
+/// The signed-in account, once the form's CSRF token checked out; otherwise the response
+/// to send instead (the sign-in page, the second step, or the settings saying the form
+/// expired).
+pub(super) async fn signed_in_form(
+    state: &AppState,
+    jar: &CookieJar,
+    csrf: Csrf,
+    token: &str,
+) -> Result<Result<(SsoSession, entity::account::Model, Csrf), Response>, AppError> {
+    let (session, account) = match signed_in(state, jar).await? {
+        Ok(sa) => sa,
+        Err(r) => return Ok(Err(r)),
+    };
+    if !csrf.verify(token) {
+        let error = Some(crate::web::csrf::FORM_EXPIRED);
+        let page = refuse(state, csrf, &account, error, StatusCode::FORBIDDEN).await?;
+        return Ok(Err(page));
+    }
+    Ok(Ok((session, account, csrf)))
+}
+
 fn urlencoding(s: &str) -> String {
     url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
 }
@@ -228,14 +249,10 @@ async fn totp_begin(
     csrf: Csrf,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let (_, account) = match signed_in(&state, &jar).await? {
-        Ok(sa) => sa,
+    let (_, account, csrf) = match signed_in_form(&state, &jar, csrf, &form.csrf).await? {
+        Ok(sac) => sac,
         Err(r) => return Ok(r),
     };
-    if !csrf.verify(&form.csrf) {
-        let error = Some(crate::web::csrf::FORM_EXPIRED);
-        return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
-    }
     let issuer = &state.config.mfa.totp_issuer;
     let enrollment = totp::begin(
         &state.db,
@@ -432,14 +449,10 @@ async fn forget_devices_post(
     csrf: Csrf,
     Form(form): Form<CodeForm>,
 ) -> Result<Response, AppError> {
-    let (_, account) = match signed_in(&state, &jar).await? {
-        Ok(sa) => sa,
+    let (_, account, _) = match signed_in_form(&state, &jar, csrf, &form.csrf).await? {
+        Ok(sac) => sac,
         Err(r) => return Ok(r),
     };
-    if !csrf.verify(&form.csrf) {
-        let error = Some(crate::web::csrf::FORM_EXPIRED);
-        return refuse(&state, csrf, &account, error, StatusCode::FORBIDDEN).await;
-    }
     settings::forget_devices(&state.db, state.clock.now(), &ctx, &account.id).await?;
     Ok(Redirect::to(&format!("{SECURITY}?done=devices_forgotten")).into_response())
 }

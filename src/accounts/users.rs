@@ -161,6 +161,11 @@ pub async fn create(
     Ok(id)
 }
 
+/// How messages and pages address the person: their given name, else their user ID.
+pub fn greeting_name(a: &entity::account::Model) -> String {
+    a.given_name.clone().unwrap_or_else(|| a.username.clone())
+}
+
 /// Whose account it is: the rules for locks and inactivity differ.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum AccountKind {

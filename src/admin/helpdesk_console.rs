@@ -32,9 +32,7 @@ pub struct VerifyForm {
 
 /// The agent's account id (help desk actions are bound to the agent who verified).
 fn agent_id(p: &Principal) -> Option<String> {
-    p.actor()
-        .render()
-        .and_then(|a| a.strip_prefix("account:").map(str::to_owned))
+    p.account_id().map(str::to_owned)
 }
 
 pub async fn verify_post(
@@ -150,16 +148,12 @@ pub async fn assist_post(
                 ActionError::NotVerified => StatusCode::FORBIDDEN,
                 _ => StatusCode::CONFLICT,
             };
-            let mut message = e.to_string();
-            if let Some(f) = message.get_mut(0..1) {
-                f.make_ascii_uppercase();
-            }
             render_account(
                 &state,
                 csrf,
                 &p,
                 &id,
-                Notice::error(format!("{message}.")),
+                Notice::error(crate::web::text::sentence(e)),
                 status,
             )
             .await

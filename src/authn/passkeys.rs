@@ -113,10 +113,7 @@ pub async fn start_registration(
         .filter_map(|p| serde_json::from_str::<Passkey>(&p.credential).ok())
         .map(|p| p.cred_id().clone())
         .collect::<Vec<_>>();
-    let display = account
-        .given_name
-        .clone()
-        .unwrap_or_else(|| account.username.clone());
+    let display = crate::accounts::users::greeting_name(account);
     let (ccr, state): (CreationChallengeResponse, _) = rp
         .webauthn
         .start_passkey_registration(

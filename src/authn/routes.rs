@@ -206,7 +206,7 @@ pub(super) fn login_error_message(state: &AppState, e: LoginError) -> Result<Str
 /// What a locked account is told: when a temporary lock ends and how to get in sooner, or
 /// that only the help desk unlocks it (with its number and hours).
 pub fn locked_message(h: &crate::config::Helpdesk, until: Option<DateTime<Utc>>) -> String {
-    let call = format!("{} at {} ({})", h.name, h.phone, h.hours);
+    let call = h.contact();
     match until {
         Some(t) => format!(
             "Your online access is locked until {} UTC after too many unsuccessful attempts. To get in sooner, reset your password with \"Forgot password?\" or call the {call}.",

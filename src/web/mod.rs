@@ -9,6 +9,7 @@ pub mod form;
 pub mod headers;
 pub mod params;
 pub mod templates;
+pub mod text;
 pub mod throttle;
 
 pub use templates::{Page, Templates};

@@ -54,7 +54,7 @@ pub async fn send(
         &account.email,
         mail::Template::SignInCode,
         serde_json::json!({
-            "name": account.given_name.clone().unwrap_or_else(|| account.username.clone()),
+            "name": crate::accounts::users::greeting_name(account),
             "username": account.username,
             "code": code,
             "minutes": cfg.email_code_ttl_secs / 60,

@@ -181,9 +181,8 @@ fn render_error(e: OAuthError) -> Response {
         status: StatusCode::BAD_REQUEST,
         title: "The application sent an invalid sign-in request".into(),
         message: format!(
-            "{}{} (error: {}). Go back to the application and try again; if it keeps happening, contact the application's support.",
-            e.description.get(..1).unwrap_or("").to_uppercase(),
-            e.description.get(1..).unwrap_or(""),
+            "{} (error: {}). Go back to the application and try again; if it keeps happening, contact the application's support.",
+            crate::web::text::upper_first(&e.description),
             e.code.as_str()
         )
         .into(),
