@@ -60,10 +60,7 @@ async fn a_help_desk_agent_verifies_the_caller_and_unlocks() {
     for _ in 0..5 {
         app.submit_login("/login", "dave", "wrong password").await;
     }
-    let dave = ally_idp::store::accounts::find_by_username(&app.state.db, "dave")
-        .await
-        .unwrap()
-        .unwrap();
+    let dave = app.account("dave").await;
     let b = Browser::launch().await;
     b.goto(&app.url(&format!("/login?next=/admin/accounts/{}", dave.id)))
         .await;

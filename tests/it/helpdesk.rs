@@ -13,22 +13,6 @@ use crate::{
     recovery::set_questions,
 };
 
-async fn id_of(app: &TestApp, username: &str) -> String {
-    ally_idp::store::accounts::find_by_username(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap()
-        .id
-}
-
-async fn status(app: &TestApp, username: &str) -> String {
-    ally_idp::store::accounts::find_by_username(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap()
-        .status
-}
-
 struct Desk {
     app: TestApp,
     agent: Client,
@@ -46,9 +30,9 @@ async fn setup() -> Desk {
     for _ in 0..5 {
         app.submit_login("/login", "dave", "wrong password").await;
     }
-    assert_eq!(status(&app, "dave").await, "locked");
+    assert_eq!(app.account("dave").await.status, "locked");
     let agent = browser_for(&app, "agent").await;
-    let dave = id_of(&app, "dave").await;
+    let dave = app.account("dave").await.id;
     Desk { app, agent, dave }
 }
 
@@ -92,7 +76,7 @@ async fn nothing_happens_before_the_caller_is_verified() {
         assert_eq!(r.status(), StatusCode::FORBIDDEN, "{action}");
         assert!(r.text().await.unwrap().contains("Verify the caller first"));
     }
-    assert_eq!(status(&d.app, "dave").await, "locked");
+    assert_eq!(d.app.account("dave").await.status, "locked");
     assert!(d.app.audit_events("account.unlocked").await.is_empty());
     // The locked report lists dave; the inactive one does not (he is not due).
     let report = |which: &'static str| {
@@ -133,7 +117,7 @@ async fn a_match_lets_that_agent_unlock_for_a_while() {
     assert!(location(&r).ends_with("?done=verified"));
     let html = d.page().await;
     assert!(html.contains("Caller verified"));
-    let agent_id = id_of(app, "agent").await;
+    let agent_id = app.account("agent").await.id;
     let verified = app.audit_events("helpdesk.caller_verified").await;
     assert_eq!(
         verified[0].actor.as_deref(),
@@ -179,7 +163,7 @@ async fn a_match_lets_that_agent_unlock_for_a_while() {
 
     let r = d.post(&d.agent, "assist/unlock", &[]).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(status(app, "dave").await, "active");
+    assert_eq!(app.account("dave").await.status, "active");
     let unlocked = app.audit_events("account.unlocked").await;
     assert_eq!(
         unlocked[0].actor.as_deref(),

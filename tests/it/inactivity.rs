@@ -21,14 +21,6 @@ async fn pass(app: &TestApp) -> inactivity::Pass {
     .unwrap()
 }
 
-async fn status(app: &TestApp, username: &str) -> String {
-    ally_idp::store::accounts::find_by_username(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap()
-        .status
-}
-
 #[tokio::test]
 async fn the_periodic_pass_warns_once_then_deactivates() {
     let app = TestApp::spawn().await;
@@ -48,7 +40,7 @@ async fn the_periodic_pass_warns_once_then_deactivates() {
     assert!(mails[0].contains("Subject: Your Ally user ID will be deactivated soon"));
     app.advance(6 * 86_400 + 1);
     assert_eq!(pass(&app).await.deactivated, 1);
-    assert_eq!(status(&app, "alice").await, "deactivated");
+    assert_eq!(app.account("alice").await.status, "deactivated");
     let ev = app.audit_events("account.deactivated").await;
     assert_eq!(ev.len(), 1);
     assert_eq!(ev[0].detail["reason"], "inactive for 60 days");
@@ -67,15 +59,12 @@ async fn sign_in_applies_the_rule_when_the_pass_has_not_run_and_reactivation_res
     let r = app.submit_login("/login", "bob", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.text().await.unwrap().contains("deactivated"));
-    assert_eq!(status(&app, "bob").await, "deactivated");
+    assert_eq!(app.account("bob").await.status, "deactivated");
     assert_eq!(app.audit_events("account.deactivated").await.len(), 1);
     assert!(app.audit_events("login.succeeded").await.is_empty());
 
     // Reactivated: the clock starts again, although the last sign-in is long ago.
-    let bob = ally_idp::store::accounts::find_by_username(&app.state.db, "bob")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = app.account("bob").await;
     lifecycle::reactivate(
         &app.state.db,
         app.state.clock.now(),

@@ -152,6 +152,26 @@ impl Apps {
         claims(body["id_token"].as_str().unwrap())
     }
 
+    /// A browser whose session showed only the password (at the app that asks no more):
+    /// the settings send it to the second step, where the authenticator app's current code
+    /// opens them. Returns the browser and the settings page.
+    pub async fn settings_after_step_up(&self, username: &str, seed: &[u8]) -> (Client, String) {
+        let app = &self.app;
+        let b = new_browser();
+        self.sign_in_at(&b, "plain", username).await;
+        let r = b.get(app.url("/account/security")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        let step_up = location(&r);
+        assert!(step_up.starts_with("/login/factor?next="), "{step_up}");
+        let r = self
+            .factor(&b, &step_up, "totp", &self.totp_now(seed), false)
+            .await;
+        assert_eq!(location(&r), "/account/security");
+        let r = b.get(app.url("/account/security")).send().await.unwrap();
+        let html = r.text().await.unwrap();
+        (b, html)
+    }
+
     fn totp_now(&self, seed: &[u8]) -> String {
         totp::code_at(seed, self.app.state.clock.now()).unwrap()
     }
@@ -187,7 +207,7 @@ async fn enroll_totp(apps: &Apps, b: &Client) -> (Vec<u8>, Vec<String>) {
         .unwrap();
     assert_eq!(seed.len(), 20);
     // Stored sealed: the seed appears nowhere in the table.
-    let row = ally_idp::store::mfa::find_totp(&app.state.db, &only_account(app).await)
+    let row = ally_idp::store::mfa::find_totp(&app.state.db, &app.account("alice").await.id)
         .await
         .unwrap()
         .unwrap();
@@ -224,14 +244,6 @@ async fn enroll_totp(apps: &Apps, b: &Client) -> (Vec<u8>, Vec<String>) {
     // The code used to confirm belongs to this 30-second step: move past it.
     app.advance(30);
     (seed, codes)
-}
-
-pub(crate) async fn only_account(app: &TestApp) -> String {
-    ally_idp::store::accounts::find_by_username(&app.state.db, "alice")
-        .await
-        .unwrap()
-        .unwrap()
-        .id
 }
 
 #[tokio::test]
@@ -339,31 +351,7 @@ async fn recovery_codes_work_once_and_a_new_set_voids_the_old() {
     // A new set (password required; a wrong one is refused and changes nothing).
     // A session that showed only the password (at an app that asks no more) must step up
     // first; the browser that enrolled the app showed its code and needs not.
-    let settings = {
-        let b = new_browser();
-        apps.sign_in_at(&b, "plain", "alice").await;
-        b
-    };
-    let r = settings
-        .get(app.url("/account/security"))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let step_up = location(&r);
-    assert!(step_up.starts_with("/login/factor?next="), "{step_up}");
-    let r = apps
-        .factor(&settings, &step_up, "totp", &apps.totp_now(&seed), false)
-        .await;
-    assert_eq!(location(&r), "/account/security");
-    let html = settings
-        .get(app.url("/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (settings, html) = apps.settings_after_step_up("alice", &seed).await;
     assert!(
         html.contains("<strong>9</strong> unused recovery codes"),
         "{html}"
@@ -563,10 +551,7 @@ async fn wrong_second_factors_count_toward_the_lockout() {
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
     assert!(r.text().await.unwrap().contains("locked"));
     assert_eq!(app.audit_events("account.locked").await.len(), 1);
-    let account = ally_idp::store::accounts::find_by_username(&app.state.db, "alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let account = app.account("alice").await;
     assert_eq!(account.status, "locked");
     // The right password now only says the account is locked.
     let b2 = new_browser();
@@ -637,30 +622,8 @@ async fn a_remembered_browser_skips_the_second_step_for_that_account_until_forgo
     assert!(location(&r).starts_with("/login/factor"));
 
     // "Forget all remembered browsers" (needs the second step in a password-only session).
-    let settings = {
-        let b = new_browser();
-        apps.sign_in_at(&b, "plain", "alice").await;
-        b
-    };
-    let r = settings
-        .get(app.url("/account/security"))
-        .send()
-        .await
-        .unwrap();
-    let step_up = location(&r);
     app.advance(30);
-    let r = apps
-        .factor(&settings, &step_up, "totp", &apps.totp_now(&seed), false)
-        .await;
-    assert_eq!(location(&r), "/account/security");
-    let html = settings
-        .get(app.url("/account/security"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let (settings, html) = apps.settings_after_step_up("alice", &seed).await;
     assert!(html.contains("1 browser skips"), "{html}");
     let r = settings
         .post(app.url("/account/security/devices/forget"))

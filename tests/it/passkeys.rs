@@ -13,7 +13,7 @@ use serde_json::Value;
 use crate::helpers::{
     TestApp, browser_for, hidden, location, new_browser, soft_authenticator::SoftPasskey,
 };
-use crate::mfa::{Apps, amr, only_account, setup_on};
+use crate::mfa::{Apps, amr, setup_on};
 
 async fn setup() -> Apps {
     let apps = setup_on(TestApp::spawn_on_localhost().await).await;
@@ -168,7 +168,7 @@ async fn a_passkey_added_in_settings_signs_in_without_a_user_id() {
     assert_eq!(succeeded.len(), 2, "the settings browser and this one");
     assert_eq!(
         succeeded[1].target.as_deref(),
-        Some(only_account(app).await.as_str())
+        Some(app.account("alice").await.id.as_str())
     );
 
     // The new signature counter and the time of use are stored.
@@ -367,7 +367,7 @@ async fn a_passkey_serves_as_the_second_factor_only_for_its_own_account() {
     assert_eq!(failed.len(), 1);
     assert_eq!(
         failed[0].target.as_deref(),
-        Some(only_account(app).await.as_str())
+        Some(app.account("alice").await.id.as_str())
     );
 
     let (opts, id) = ceremony(app, &b, "/login/passkey/options", &csrf).await;
@@ -438,16 +438,9 @@ async fn removing_a_passkey_needs_the_password_and_forgets_remembered_browsers()
     let html = page(app, &b, "/account/security").await;
     let csrf = hidden(&html, "csrf").unwrap();
     let mine = hidden(&html, "id").unwrap();
-    let bobs = ally_idp::store::passkeys::of_account(
-        &app.state.db,
-        &ally_idp::store::accounts::find_by_username(&app.state.db, "bob")
-            .await
-            .unwrap()
-            .unwrap()
-            .id,
-    )
-    .await
-    .unwrap()[0]
+    let bobs = ally_idp::store::passkeys::of_account(&app.state.db, &app.account("bob").await.id)
+        .await
+        .unwrap()[0]
         .id
         .clone();
     // A remembered browser, to see it forgotten.
@@ -455,7 +448,7 @@ async fn removing_a_passkey_needs_the_password_and_forgets_remembered_browsers()
         &app.state.db,
         &app.state.tokens,
         app.state.clock.now(),
-        &only_account(app).await,
+        &app.account("alice").await.id,
         None,
         30,
     )

@@ -8,20 +8,13 @@ use reqwest::{StatusCode, header};
 
 use crate::helpers::{PASSWORD, TestApp};
 
-async fn status_of(app: &TestApp, username: &str) -> entity::account::Model {
-    ally_idp::store::accounts::find_by_username(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap()
-}
-
 /// Five wrong passwords (the default limit).
 async fn lock_out(app: &TestApp, username: &str) {
     for _ in 0..5 {
         let r = app.submit_login("/login", username, "wrong password").await;
         assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
     }
-    assert_eq!(status_of(app, username).await.status, "locked");
+    assert_eq!(app.account(username).await.status, "locked");
 }
 
 #[tokio::test]
@@ -60,7 +53,7 @@ async fn a_temporary_lock_ends_by_itself_and_a_repeated_one_lasts_longer() {
     assert_eq!(unlocked.len(), 2);
     assert_eq!(unlocked[1].detail["why"], "lock_expired");
     // A successful sign-in starts the doubling again.
-    assert_eq!(status_of(&app, "carla").await.lock_count, 0);
+    assert_eq!(app.account("carla").await.lock_count, 0);
 }
 
 /// Makes `username` staff of a new dealership (PDN 12345): a dealer account.
@@ -98,7 +91,7 @@ async fn a_dealer_lock_does_not_end_by_itself() {
     app.add_user("dave").await;
     make_dealer(&app, "dave").await;
     lock_out(&app, "dave").await;
-    let account = status_of(&app, "dave").await;
+    let account = app.account("dave").await;
     assert_eq!(account.locked_until, None);
     app.advance(30 * 24 * 3600);
     let r = app.submit_login("/login", "dave", PASSWORD).await;
@@ -180,15 +173,10 @@ async fn a_hash_made_with_older_parameters_is_upgraded_at_the_next_sign_in() {
         .unwrap();
     // A wrong password changes nothing.
     app.submit_login("/login", "hana", "wrong password").await;
-    assert!(
-        status_of(&app, "hana")
-            .await
-            .password_hash
-            .contains("m=32,")
-    );
+    assert!(app.account("hana").await.password_hash.contains("m=32,"));
     let r = app.submit_login("/login", "hana", PASSWORD).await;
     assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    let now = status_of(&app, "hana").await.password_hash;
+    let now = app.account("hana").await.password_hash;
     assert!(now.starts_with("$argon2id$v=19$m=64,t=1,p=1$"), "{now}");
     // Still the same password.
     let b = crate::helpers::new_browser();

@@ -71,11 +71,15 @@ async fn choose_password(
         .unwrap()
 }
 
+/// The challenge-questions page the forgot-password form leads to for `username`.
+async fn questions_page(app: &TestApp, b: &Client, username: &str) -> String {
+    let form = [("username", username), ("method", "questions")];
+    let r = post(app, b, "/forgot/password", &form).await;
+    r.text().await.unwrap()
+}
+
 pub(crate) async fn set_questions(app: &TestApp, username: &str) {
-    let account = ally_idp::store::accounts::find_by_username(&app.state.db, username)
-        .await
-        .unwrap()
-        .unwrap();
+    let account = app.account(username).await;
     let a = |q: &str, x: &str| Answer {
         question: q.to_owned(),
         answer: SecretString::from(x.to_owned()),
@@ -143,10 +147,7 @@ async fn a_reset_link_works_once_and_ends_sessions_tokens_and_remembered_browser
             .await
             .unwrap();
     let refresh_token = tokens["refresh_token"].as_str().unwrap().to_owned();
-    let alice = ally_idp::store::accounts::find_by_username(&app.state.db, "alice")
-        .await
-        .unwrap()
-        .unwrap();
+    let alice = app.account("alice").await;
     ally_idp::authn::mfa::devices::remember(
         &app.state.db,
         &app.state.tokens,
@@ -287,38 +288,11 @@ async fn two_right_answers_reset_and_a_wrong_one_locks() {
     // The questions page for a real user ID shows its questions; for an unknown one, two
     // plausible ones, the same each time.
     let b = new_browser();
-    let html = post(
-        &app,
-        &b,
-        "/forgot/password",
-        &[("username", "alice"), ("method", "questions")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let html = questions_page(&app, &b, "alice").await;
     assert!(html.contains(&q[0]) && html.contains(&q[1]));
     let unknown = |html: &str| q.iter().filter(|x| html.contains(x.as_str())).count();
-    let first = post(
-        &app,
-        &b,
-        "/forgot/password",
-        &[("username", "ghost"), ("method", "questions")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
-    let again = post(
-        &app,
-        &b,
-        "/forgot/password",
-        &[("username", "ghost"), ("method", "questions")],
-    )
-    .await
-    .text()
-    .await
-    .unwrap();
+    let first = questions_page(&app, &b, "ghost").await;
+    let again = questions_page(&app, &b, "ghost").await;
     assert_eq!(unknown(&first), 2);
     assert_eq!(hidden(&first, "csrf"), hidden(&again, "csrf"));
     assert_eq!(
@@ -351,16 +325,7 @@ async fn two_right_answers_reset_and_a_wrong_one_locks() {
     // One wrong answer locks bob's online access; an unknown user ID is told the same.
     let mut bodies = vec![];
     for user in ["bob", "ghost"] {
-        let html = post(
-            &app,
-            &b,
-            "/forgot/password",
-            &[("username", user), ("method", "questions")],
-        )
-        .await
-        .text()
-        .await
-        .unwrap();
+        let html = questions_page(&app, &b, user).await;
         let ticket = hidden(&html, "ticket").unwrap();
         let r = post(
             &app,
@@ -374,10 +339,7 @@ async fn two_right_answers_reset_and_a_wrong_one_locks() {
     }
     assert_eq!(bodies[0], bodies[1]);
     assert!(bodies[0].contains("1-866-766-4622"));
-    let bob = ally_idp::store::accounts::find_by_username(&app.state.db, "bob")
-        .await
-        .unwrap()
-        .unwrap();
+    let bob = app.account("bob").await;
     assert_eq!(bob.status, "locked");
     assert_eq!(app.audit_events("challenge.failed").await.len(), 2);
     // A forged ticket is refused outright.

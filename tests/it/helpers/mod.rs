@@ -267,6 +267,14 @@ impl TestApp {
         .expect("register client")
     }
 
+    /// The account with this user ID (which must exist).
+    pub async fn account(&self, username: &str) -> entity::account::Model {
+        ally_idp::store::accounts::find_by_username(&self.state.db, username)
+            .await
+            .expect("query")
+            .unwrap_or_else(|| panic!("no account {username}"))
+    }
+
     /// Delivers what the outbox holds and returns every message sent to `to` so far, oldest
     /// first, with quoted-printable soft breaks and `=3D` undone so links can be read.
     pub async fn mail_to(&self, to: &str) -> Vec<String> {
