@@ -65,6 +65,8 @@ pub enum AuditEvent {
     PasskeyAdded,
     PasskeyRemoved,
     PasskeyRejected,
+    SessionEnded,
+    BackchannelLogoutFailed,
 }
 
 impl AuditEvent {
@@ -118,6 +120,8 @@ impl AuditEvent {
             AuditEvent::PasskeyAdded => "mfa.passkey_added",
             AuditEvent::PasskeyRemoved => "mfa.passkey_removed",
             AuditEvent::PasskeyRejected => "login.passkey_rejected",
+            AuditEvent::SessionEnded => "session.ended",
+            AuditEvent::BackchannelLogoutFailed => "logout.backchannel_failed",
         }
     }
 }

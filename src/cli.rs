@@ -241,7 +241,7 @@ pub enum AlgArg {
 pub enum ClientCommand {
     /// Register an application. A confidential client's generated secret is printed once
     /// on standard output; only its keyed hash is stored.
-    Add(ClientAddArgs),
+    Add(Box<ClientAddArgs>),
     /// List applications.
     List,
 }
@@ -256,6 +256,14 @@ pub struct ClientAddArgs {
     pub redirect_uris: Vec<String>,
     #[arg(long = "post-logout-redirect-uri", value_name = "URI")]
     pub post_logout_redirect_uris: Vec<String>,
+    /// Where signed logout tokens are posted when a session the application took part in
+    /// ends (OpenID Connect Back-Channel Logout 1.0).
+    #[arg(long, value_name = "URI")]
+    pub backchannel_logout_uri: Option<String>,
+    /// A page the signed-out screen loads in a hidden iframe with `iss` and `sid`
+    /// (OpenID Connect Front-Channel Logout 1.0); same scheme, host and port as a redirect URI.
+    #[arg(long, value_name = "URI")]
+    pub frontchannel_logout_uri: Option<String>,
     /// Allowed grant types (repeatable). Default: authorization_code and refresh_token.
     #[arg(long = "grant-type", value_enum)]
     pub grant_types: Vec<GrantArg>,
@@ -523,6 +531,10 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                     MfaArg::Optional => MfaPolicy::Optional,
                     MfaArg::Required => MfaPolicy::Required,
                 }),
+                logout: crate::access::clients::LogoutUris {
+                    backchannel: a.backchannel_logout_uri,
+                    frontchannel: a.frontchannel_logout_uri,
+                },
                 secret,
             };
             let secrets = startup::secrets(&config)?;

@@ -35,6 +35,7 @@ pub struct Config {
     pub password_hashing: PasswordHashing,
     pub tokens: Tokens,
     pub session: Session,
+    pub logout: Logout,
     pub http: Http,
     pub mail: Mail,
 }
@@ -209,7 +210,24 @@ pub struct Tokens {
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Session {
+    /// Absolute lifetime: the session ends this long after sign-in, however busy.
     pub lifetime_secs: i64,
+    /// Idle timeout: the session ends after this long with no activity (a page of this
+    /// provider, or an application refreshing its tokens). 0 turns it off.
+    pub idle_secs: i64,
+}
+
+/// Logout propagation (OpenID Connect Back-Channel Logout 1.0).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Logout {
+    /// How long one back-channel delivery may take before it counts as failed.
+    pub backchannel_timeout_secs: u64,
+    /// Failed deliveries are retried with doubling delays for this long, then given up
+    /// (audited as `logout.backchannel_failed`).
+    pub backchannel_retry_secs: i64,
+    /// Lifetime of a logout token (BCL §2.4 recommends about two minutes).
+    pub logout_token_ttl_secs: i64,
 }
 
 #[derive(Debug, Clone, Deserialize)]

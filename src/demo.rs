@@ -1,11 +1,15 @@
 //! `serve --demo`: the four applications of the walkthrough and one demo user, created once
-//! and printed once.
+//! and printed once. The applications' settings (issuer, client ids, secrets) are also
+//! written to `<data_dir>/demo-apps.json` (owner-only) for `cargo run --example demo_apps`.
 
 use chrono::{DateTime, Utc};
 use secrecy::SecretString;
 
 use crate::{
-    access::clients::{self, AccessPolicy, GrantType, NewClient},
+    access::{
+        clients::{self, AccessPolicy, GrantType, LogoutUris, NewClient},
+        grants::{self, NewGrant},
+    },
     accounts::users::{self, AccountStatus, NewUser},
     audit::Actor,
     audit::RequestContext,
@@ -24,6 +28,16 @@ pub const APPS: [(&str, &str, u16); 4] = [
 
 pub const DEMO_USERNAME: &str = "demo";
 
+/// The demo user's grants: SmartAuction and SmartCash, not IntelliRater (so the walkthrough
+/// shows both SSO and a refused application).
+const DEMO_GRANTS: [(&str, &[&str]); 2] = [
+    ("smartauction", &["buyer", "seller"]),
+    ("smartcash", &["viewer"]),
+];
+
+/// Where the demo relying parties find their settings.
+pub const APPS_FILE: &str = "demo-apps.json";
+
 /// Demo terms for SmartAuction, accepted once on first use.
 pub const SMARTAUCTION_TERMS: &str = "SmartAuction Terms of Use (demo)\n\n\
 1. Bids placed in SmartAuction are binding offers made on behalf of your dealership.\n\
@@ -38,6 +52,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     let ctx = RequestContext::default();
     let txn = crate::store::db::begin_write(&state.db).await?;
     let mut lines = Vec::new();
+    let mut apps = Vec::new();
     for (id, name, port) in APPS {
         let secret = clients::register(
             &txn,
@@ -49,6 +64,10 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
                 client_id: id.to_owned(),
                 name: name.to_owned(),
                 redirect_uris: vec![format!("http://127.0.0.1:{port}/callback")],
+                logout: LogoutUris {
+                    backchannel: Some(format!("http://127.0.0.1:{port}/backchannel-logout")),
+                    frontchannel: None,
+                },
                 post_logout_redirect_uris: vec![format!("http://127.0.0.1:{port}/")],
                 grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
                 id_token_alg: Alg::Es256,
@@ -68,12 +87,15 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         )
         .await?
         .unwrap_or_default();
+        apps.push(serde_json::json!({
+            "client_id": id, "name": name, "port": port, "client_secret": secret,
+        }));
         lines.push(format!(
             "  {id:<14} secret {secret}   redirect http://127.0.0.1:{port}/callback"
         ));
     }
     let password = format!("Ally-{}", &opaque::generate()[..16]);
-    users::create(
+    let account_id = users::create(
         &txn,
         &state.passwords,
         now,
@@ -94,11 +116,48 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         },
     )
     .await?;
+    for (client_id, roles) in DEMO_GRANTS {
+        grants::add(
+            &txn,
+            now,
+            &ctx,
+            Actor::System,
+            NewGrant {
+                account_id: account_id.clone(),
+                client_id: client_id.to_owned(),
+                roles: roles.iter().map(|r| (*r).to_owned()).collect(),
+                expires_at: None,
+            },
+        )
+        .await?;
+    }
     txn.commit().await?;
-    println!("Demo applications (client secrets are shown only now):");
+    let file = state.config.data_dir.join(APPS_FILE);
+    let settings = serde_json::json!({ "issuer": state.issuer(), "apps": apps });
+    write_private(&file, &serde_json::to_vec_pretty(&settings)?)?;
+    println!(
+        "Demo applications (client secrets are shown only now; also in {}):",
+        file.display()
+    );
     for l in lines {
         println!("{l}");
     }
+    println!(
+        "The demo user may use the card portal, SmartAuction and SmartCash (not IntelliRater)."
+    );
     println!("Demo user: {DEMO_USERNAME} / {password}");
     Ok(())
+}
+
+/// Writes a file only its owner can read (it holds client secrets).
+fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let mut o = std::fs::OpenOptions::new();
+    o.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
+    o.open(path)?.write_all(bytes)
 }

@@ -24,6 +24,9 @@ pub async fn run(state: AppState) {
                 if let Err(e) = deactivate_idle(&state).await {
                     tracing::warn!(error = %e, "inactivity pass failed; will retry");
                 }
+                if let Err(e) = end_expired_sessions(&state).await {
+                    tracing::warn!(error = %e, "ending expired sessions failed; will retry");
+                }
                 if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
                     tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
                 }
@@ -48,6 +51,20 @@ async fn deactivate_idle(state: &AppState) -> Result<(), sea_orm::DbErr> {
             warned = pass.warned,
             "inactivity pass"
         );
+    }
+    Ok(())
+}
+
+/// Sessions that ran out (idle or absolute) are ended here, so their applications are told
+/// by back-channel logout rather than finding out at the next refresh.
+async fn end_expired_sessions(state: &AppState) -> Result<(), sea_orm::DbErr> {
+    let txn = crate::store::db::begin_write(&state.db).await?;
+    let n =
+        crate::authn::session::end_expired(&txn, &state.config.session, state.clock.now()).await?;
+    txn.commit().await?;
+    if n > 0 {
+        tracing::info!(count = n, "expired sessions ended");
+        state.backchannel.wake();
     }
     Ok(())
 }

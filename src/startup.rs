@@ -93,6 +93,7 @@ impl Application {
         )?);
         let state = AppState {
             throttle,
+            backchannel: Arc::new(crate::oidc::backchannel::Backchannel::new(&config.logout)?),
             passkeys,
             discovery: discovery::document(&config.issuer),
             passwords: PasswordHasher::new(&config.password_hashing)?,
@@ -136,6 +137,7 @@ impl Application {
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
         let jobs = tokio::spawn(crate::jobs::run(self.state.clone()));
+        let logouts = tokio::spawn(crate::oidc::backchannel::run(self.state.clone()));
         let served = axum::serve(
             self.listener,
             self.router
@@ -144,6 +146,7 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await;
         jobs.abort();
+        logouts.abort();
         served
     }
 }
@@ -158,6 +161,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::register_pages::routes())
         .merge(accounts::request_pages::routes())
         .merge(accounts::security_pages::routes())
+        .merge(accounts::sessions_pages::routes())
         .merge(accounts::recovery_pages::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())

@@ -32,6 +32,8 @@ pub struct AppState {
     pub throttle: Arc<crate::web::throttle::Throttle>,
     /// The WebAuthn relying party; `None` when the issuer's host is an IP address.
     pub passkeys: Option<Arc<crate::authn::passkeys::RelyingParty>>,
+    /// Back-channel logout sender.
+    pub backchannel: Arc<crate::oidc::backchannel::Backchannel>,
     /// The discovery document, serialised once at start-up.
     pub discovery: Bytes,
 }

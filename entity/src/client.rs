@@ -17,6 +17,8 @@ pub struct Model {
     pub service_scopes: String,
     pub terms: Option<String>,
     pub mfa_policy: Option<String>,
+    pub backchannel_logout_uri: Option<String>,
+    pub frontchannel_logout_uri: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

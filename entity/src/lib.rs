@@ -13,6 +13,7 @@ pub mod consent;
 pub mod customer;
 pub mod email_outbox;
 pub mod helpdesk_verification;
+pub mod logout_delivery;
 pub mod organization;
 pub mod passkey;
 pub mod password_history;

@@ -13,6 +13,7 @@ mod m20261122_000007_registration;
 mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
 mod m20261122_000010_account_protection;
+mod m20261123_000011_logout;
 
 pub struct Migrator;
 
@@ -30,6 +31,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000008_mfa::Migration),
             Box::new(m20261122_000009_passkeys::Migration),
             Box::new(m20261122_000010_account_protection::Migration),
+            Box::new(m20261123_000011_logout::Migration),
         ]
     }
 }

@@ -109,6 +109,10 @@ pub struct Client {
     pub terms: Option<String>,
     /// Its own second-factor policy; None follows `mfa.default_policy`.
     pub mfa: Option<MfaPolicy>,
+    /// Where logout tokens are posted (Back-Channel Logout 1.0 §2.2).
+    pub backchannel_logout_uri: Option<String>,
+    /// What the signed-out page loads in an iframe (Front-Channel Logout 1.0 §2).
+    pub frontchannel_logout_uri: Option<String>,
 }
 
 impl Client {
@@ -152,6 +156,8 @@ impl Client {
                 None => None,
                 Some(p) => Some(MfaPolicy::parse(p).ok_or("unknown mfa policy")?),
             },
+            backchannel_logout_uri: m.backchannel_logout_uri,
+            frontchannel_logout_uri: m.frontchannel_logout_uri,
             client_id: m.client_id,
             name: m.name,
             secret_hash: m.secret_hash,
@@ -200,6 +206,7 @@ pub struct NewClient {
     pub terms: Option<String>,
     /// None: the provider's default.
     pub mfa: Option<MfaPolicy>,
+    pub logout: LogoutUris,
     /// A secret chosen by the operator; None generates one.
     pub secret: Option<SecretString>,
 }
@@ -258,6 +265,42 @@ pub fn validate_redirect_uri(uri: &str) -> Result<(), String> {
     }
 }
 
+/// The logout endpoints an application registers.
+#[derive(Debug, Clone, Default)]
+pub struct LogoutUris {
+    pub backchannel: Option<String>,
+    pub frontchannel: Option<String>,
+}
+
+impl LogoutUris {
+    /// BCL §2.2: an absolute http(s) URI without a fragment (https, or http on loopback).
+    /// FCL §2: the front-channel URI's scheme, host and port must be those of a registered
+    /// redirect URI, so it cannot point the signed-out page at somebody else's site.
+    pub fn validate(&self, redirect_uris: &[String]) -> Result<(), String> {
+        for (what, uri) in [
+            ("back-channel", &self.backchannel),
+            ("front-channel", &self.frontchannel),
+        ] {
+            let Some(uri) = uri else { continue };
+            validate_redirect_uri(uri)
+                .map_err(|e| e.replace("redirect URI", &format!("{what} logout URI")))?;
+            if !uri.starts_with("https://") && !uri.starts_with("http://") {
+                return Err(format!("{what} logout URI `{uri}` must be an http(s) URL"));
+            }
+        }
+        if let Some(uri) = &self.frontchannel {
+            let origin = |u: &str| url::Url::parse(u).ok().map(|u| u.origin());
+            let o = origin(uri);
+            if !redirect_uris.iter().any(|r| origin(r) == o) {
+                return Err(format!(
+                    "front-channel logout URI `{uri}` must have the scheme, host and port of a redirect URI"
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Scopes an application may be allowed beyond the user scopes: `ally:admin` authorizes the
 /// admin API (for a person's token, only together with a staff role).
 pub const SERVICE_SCOPES: &[&str] = &[crate::oidc::scope::ADMIN];
@@ -295,6 +338,9 @@ pub async fn register(
     if new.grant_types.contains(&GrantType::AuthorizationCode) && new.redirect_uris.is_empty() {
         return Err(RegisterError::NoRedirectUri);
     }
+    new.logout
+        .validate(&new.redirect_uris)
+        .map_err(RegisterError::InvalidUri)?;
     if new.grant_types.contains(&GrantType::RefreshToken)
         && !new.grant_types.contains(&GrantType::AuthorizationCode)
     {
@@ -356,6 +402,8 @@ pub async fn register(
             service_scopes: new.service_scopes.join(" "),
             terms: new.terms.clone().filter(|t| !t.trim().is_empty()),
             mfa_policy: new.mfa.map(|p| p.as_str().to_owned()),
+            backchannel_logout_uri: new.logout.backchannel.clone(),
+            frontchannel_logout_uri: new.logout.frontchannel.clone(),
             created_at: now,
             updated_at: now,
         },
@@ -382,6 +430,7 @@ pub struct ClientChanges {
     pub post_logout_redirect_uris: Vec<String>,
     pub access_policy: AccessPolicy,
     pub mfa: Option<MfaPolicy>,
+    pub logout: LogoutUris,
 }
 
 pub async fn update(
@@ -406,11 +455,16 @@ pub async fn update(
     if client.allows(GrantType::AuthorizationCode) && ch.redirect_uris.is_empty() {
         return Err(RegisterError::NoRedirectUri);
     }
+    ch.logout
+        .validate(&ch.redirect_uris)
+        .map_err(RegisterError::InvalidUri)?;
     m.name = ch.name.trim().to_owned();
     m.redirect_uris = serde_json::Value::from(ch.redirect_uris.clone());
     m.post_logout_redirect_uris = serde_json::Value::from(ch.post_logout_redirect_uris.clone());
     m.access_policy = ch.access_policy.as_str().to_owned();
     m.mfa_policy = ch.mfa.map(|p| p.as_str().to_owned());
+    m.backchannel_logout_uri = ch.logout.backchannel.clone();
+    m.frontchannel_logout_uri = ch.logout.frontchannel.clone();
     m.updated_at = now;
     store::clients::update(c, m).await?;
     audit::record(
@@ -420,7 +474,14 @@ pub async fn update(
         AuditEvent::ClientUpdated,
         actor,
         Some(client_id),
-        serde_json::json!({ "redirect_uris": ch.redirect_uris, "post_logout_redirect_uris": ch.post_logout_redirect_uris, "access": ch.access_policy.as_str(), "mfa": ch.mfa.map(MfaPolicy::as_str) }),
+        serde_json::json!({
+            "redirect_uris": ch.redirect_uris,
+            "post_logout_redirect_uris": ch.post_logout_redirect_uris,
+            "access": ch.access_policy.as_str(),
+            "mfa": ch.mfa.map(MfaPolicy::as_str),
+            "backchannel_logout_uri": ch.logout.backchannel,
+            "frontchannel_logout_uri": ch.logout.frontchannel,
+        }),
     )
     .await?;
     Ok(())

@@ -167,6 +167,8 @@ pub async fn revoke(
     if !store::access::revoke_grant(c, account_id, client_id, &by, now).await? {
         return Err(GrantError::NothingToRevoke);
     }
+    // That application only: the person stays signed in to the others.
+    crate::authn::logout::sign_out_of_app(c, now, account_id, client_id, "grant revoked").await?;
     audit::record(
         c,
         now,
@@ -190,6 +192,14 @@ pub async fn record_expiries(
     let mut n = 0;
     for g in store::access::unrecorded_expired_grants(c, now).await? {
         if store::access::mark_expiry_recorded(c, &g.account_id, &g.client_id).await? {
+            crate::authn::logout::sign_out_of_app(
+                c,
+                now,
+                &g.account_id,
+                &g.client_id,
+                "grant expired",
+            )
+            .await?;
             audit::record(
                 c,
                 now,

@@ -44,7 +44,9 @@ pub async fn deactivate(
     {
         return Err(LifecycleError::NotActive);
     }
-    let sessions = store::sessions::end_all_for_account(c, account_id, now).await?;
+    let sessions =
+        crate::authn::session::end_all_for_account(c, now, account_id, "account deactivated")
+            .await?;
     let families =
         store::tokens::revoke_families_of_account(c, account_id, "account deactivated", now)
             .await?;

@@ -18,4 +18,6 @@ pub mod register_pages;
 pub mod registration;
 pub mod request_pages;
 pub mod security_pages;
+pub mod sessions;
+pub mod sessions_pages;
 pub mod users;

@@ -93,7 +93,8 @@ pub async fn replace(
         .await
         .map_err(|e| ChangeError::Internal(e.into()))?;
     store::recovery::set_password(c, account, hash, kind == Kind::Temporary, now).await?;
-    let sessions = store::sessions::end_all_for_account(c, &account.id, now).await?;
+    let sessions =
+        crate::authn::session::end_all_for_account(c, now, &account.id, "password changed").await?;
     let families =
         store::tokens::revoke_families_of_account(c, &account.id, "password changed", now).await?;
     let devices = devices::forget_all(c, &account.id).await?;

@@ -19,7 +19,10 @@ use super::{
 };
 use crate::{
     access::{
-        clients::{self, AccessPolicy, Client, ClientChanges, GrantType, NewClient, RegisterError},
+        clients::{
+            self, AccessPolicy, Client, ClientChanges, GrantType, LogoutUris, NewClient,
+            RegisterError,
+        },
         grants::{self, GrantError, NewGrant},
         registrations,
         requests::{self, RequestError},
@@ -93,6 +96,8 @@ fn client_json(c: &Client) -> Value {
         "post_logout_redirect_uris": c.post_logout_redirect_uris,
         "grant_types": c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
         "id_token_signed_response_alg": c.id_token_alg.as_str(), "allowed_scopes": c.service_scopes,
+        "backchannel_logout_uri": c.backchannel_logout_uri,
+        "frontchannel_logout_uri": c.frontchannel_logout_uri,
     })
 }
 
@@ -138,6 +143,9 @@ pub struct CreateClient {
     allowed_scopes: Vec<String>,
     /// Terms people must accept before first use.
     terms: Option<String>,
+    /// RFC 7591 / Back-Channel Logout 1.0 §2.2 metadata names.
+    backchannel_logout_uri: Option<String>,
+    frontchannel_logout_uri: Option<String>,
 }
 
 /// A JSON body whose rejection (wrong content type, malformed JSON, unknown field) is an
@@ -199,6 +207,10 @@ async fn clients_create(
         service_scopes: b.allowed_scopes,
         terms: b.terms,
         mfa: None,
+        logout: LogoutUris {
+            backchannel: b.backchannel_logout_uri,
+            frontchannel: b.frontchannel_logout_uri,
+        },
         secret: None,
     };
     let txn = crate::store::db::begin_write(&state.db).await?;
@@ -246,6 +258,18 @@ pub struct PatchClient {
     redirect_uris: Option<Vec<String>>,
     post_logout_redirect_uris: Option<Vec<String>>,
     access_policy: Option<String>,
+    /// An empty string removes it.
+    backchannel_logout_uri: Option<String>,
+    frontchannel_logout_uri: Option<String>,
+}
+
+/// A PATCH value for an optional URI: absent keeps it, "" removes it.
+fn patch_uri(new: Option<String>, old: Option<String>) -> Option<String> {
+    match new {
+        None => old,
+        Some(s) if s.is_empty() => None,
+        Some(s) => Some(s),
+    }
 }
 
 async fn client_patch(
@@ -272,7 +296,11 @@ async fn client_patch(
             .post_logout_redirect_uris
             .unwrap_or(c.post_logout_redirect_uris),
         access_policy,
-        mfa: None,
+        mfa: c.mfa,
+        logout: LogoutUris {
+            backchannel: patch_uri(b.backchannel_logout_uri, c.backchannel_logout_uri),
+            frontchannel: patch_uri(b.frontchannel_logout_uri, c.frontchannel_logout_uri),
+        },
     };
     let txn = crate::store::db::begin_write(&state.db).await?;
     clients::update(

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::{
     access::{
-        clients::{self, AccessPolicy, ClientChanges, GrantType, NewClient},
+        clients::{self, AccessPolicy, ClientChanges, GrantType, LogoutUris, MfaPolicy, NewClient},
         grants::{self, NewGrant},
         registrations::{self, Approved},
         requests,
@@ -247,6 +247,19 @@ pub struct ClientForm {
     post_logout_redirect_uris: String,
     access: String,
     public: Option<String>,
+    backchannel_logout_uri: String,
+    frontchannel_logout_uri: String,
+    mfa: String,
+}
+
+impl ClientForm {
+    fn logout(&self) -> LogoutUris {
+        let opt = |s: &str| Some(s.trim().to_owned()).filter(|s| !s.is_empty());
+        LogoutUris {
+            backchannel: opt(&self.backchannel_logout_uri),
+            frontchannel: opt(&self.frontchannel_logout_uri),
+        }
+    }
 }
 
 fn policy(s: &str) -> AccessPolicy {
@@ -265,6 +278,8 @@ async fn clients_post(
     }
     let public = f.public.is_some();
     let new = NewClient {
+        logout: f.logout(),
+        mfa: MfaPolicy::parse(&f.mfa),
         client_id: f.client_id.trim().to_owned(),
         name: f.name,
         redirect_uris: lines(&f.redirect_uris),
@@ -276,7 +291,6 @@ async fn clients_post(
         access_policy: policy(&f.access),
         service_scopes: vec![],
         terms: None,
-        mfa: None,
         secret: None,
     };
     let txn = crate::store::db::begin_write(&state.db).await?;
@@ -325,6 +339,9 @@ async fn render_client(
             redirect_uris => c.redirect_uris.join("\n"),
             post_logout_redirect_uris => c.post_logout_redirect_uris.join("\n"),
             grant_types => c.grant_types.iter().map(|g| g.as_str()).collect::<Vec<_>>(),
+            backchannel_logout_uri => c.backchannel_logout_uri,
+            frontchannel_logout_uri => c.frontchannel_logout_uri,
+            mfa => c.mfa.map(MfaPolicy::as_str),
         }
     };
     render(state, csrf, p, "admin/client.html", ctx, notice, status)
@@ -356,11 +373,12 @@ async fn client_post(
         return Ok(forbidden_page());
     }
     let changes = ClientChanges {
+        logout: f.logout(),
+        mfa: MfaPolicy::parse(&f.mfa),
         name: f.name,
         redirect_uris: lines(&f.redirect_uris),
         post_logout_redirect_uris: lines(&f.post_logout_redirect_uris),
         access_policy: policy(&f.access),
-        mfa: None,
     };
     let txn = crate::store::db::begin_write(&state.db).await?;
     match clients::update(&txn, state.clock.now(), &ctx, p.actor(), &id, changes).await {

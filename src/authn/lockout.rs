@@ -79,8 +79,12 @@ pub async fn lock(
         return Ok(false);
     }
     store::attempts::clear(c, &key(account_id)).await?;
+    // A lock may mean someone else has the password: the applications are told too.
+    let sessions =
+        super::session::end_all_for_account(c, now, account_id, "account locked").await?;
     if let Some(d) = details.as_object_mut() {
         d.insert("until".into(), serde_json::json!(until));
+        d.insert("sessions_ended".into(), serde_json::json!(sessions));
     }
     audit::record(
         c,

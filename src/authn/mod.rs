@@ -3,6 +3,7 @@
 pub mod factor_pages;
 pub mod lockout;
 pub mod login;
+pub mod logout;
 pub mod mfa;
 pub mod passkey_pages;
 pub mod passkeys;

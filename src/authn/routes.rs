@@ -61,7 +61,16 @@ pub async fn current_session(
 ) -> Result<Option<SsoSession>, sea_orm::DbErr> {
     let name = cookies::name(cookies::Kind::Session, state.config.issuer.is_https());
     match jar.get(&name) {
-        Some(c) => session::resume(&state.db, &state.tokens, now, c.value()).await,
+        Some(c) => {
+            session::resume(
+                &state.db,
+                &state.tokens,
+                &state.config.session,
+                now,
+                c.value(),
+            )
+            .await
+        }
         None => Ok(None),
     }
 }

@@ -7,6 +7,7 @@ use sea_orm::{ConnectionTrait, DbErr};
 
 use crate::{
     audit::RequestContext,
+    config::Session,
     crypto::opaque::{self, Purpose, TokenHasher},
     store,
 };
@@ -104,15 +105,27 @@ pub async fn replace(
     lifetime: Duration,
 ) -> Result<(SsoSession, String), DbErr> {
     if let Some(old) = previous {
-        end(c, now, &old.id).await?;
+        end(c, now, &old.id, "signed in again").await?;
     }
     start(c, hasher, now, ctx, who, lifetime).await
 }
 
-/// The live session behind a cookie value, if any.
+/// Activity is written at most this often, so browsing does not write on every page.
+const TOUCH_EVERY: i64 = 60;
+
+/// Whether a session is still usable: not ended, within its absolute lifetime, and (when an
+/// idle timeout is set) used recently enough.
+pub fn is_live(m: &entity::sso_session::Model, cfg: &Session, now: DateTime<Utc>) -> bool {
+    m.ended_at.is_none()
+        && m.expires_at > now
+        && (cfg.idle_secs <= 0 || m.last_seen_at + Duration::seconds(cfg.idle_secs) > now)
+}
+
+/// The live session behind a cookie value, if any; using it counts as activity.
 pub async fn resume(
     c: &impl ConnectionTrait,
     hasher: &TokenHasher,
+    cfg: &Session,
     now: DateTime<Utc>,
     cookie_value: &str,
 ) -> Result<Option<SsoSession>, DbErr> {
@@ -120,22 +133,76 @@ pub async fn resume(
     let Some(m) = store::sessions::find_by_token_hash(c, &hash).await? else {
         return Ok(None);
     };
-    if m.ended_at.is_some() || m.expires_at <= now {
+    if !is_live(&m, cfg, now) {
         return Ok(None);
     }
+    touch(c, &m, now).await?;
     Ok(Some(SsoSession::from_model(m)))
 }
 
-/// Ends a session and every token family bound to it that was not granted offline access.
-/// Returns false if it had already ended.
+/// Records activity in a session (a page here, or an application refreshing its tokens),
+/// pushing back the idle timeout.
+pub async fn touch(
+    c: &impl ConnectionTrait,
+    m: &entity::sso_session::Model,
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if now - m.last_seen_at >= Duration::seconds(TOUCH_EVERY) {
+        store::sessions::touch(c, &m.id, now).await?;
+    }
+    Ok(())
+}
+
+/// Ends a session and every token family bound to it that was not granted offline access
+/// (OIDC Core §11), and queues a back-channel logout to each application that took part
+/// (`reason` goes to the audit trail of the delivery). Returns false if it had already
+/// ended.
 pub async fn end(
     c: &impl ConnectionTrait,
     now: DateTime<Utc>,
     session_id: &str,
+    reason: &str,
 ) -> Result<bool, DbErr> {
     let ended = store::sessions::end(c, session_id, now).await?;
     store::tokens::revoke_online_families_of_session(c, session_id, now).await?;
+    if ended && let Some(m) = store::sessions::find(c, session_id).await? {
+        super::logout::queue_for_session(c, now, &m.account_id, session_id, reason).await?;
+    }
     Ok(ended)
+}
+
+/// Ends every live session of an account (password reset, deactivation, lock), each with
+/// its back-channel logouts; returns how many ended.
+pub async fn end_all_for_account(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    account_id: &str,
+    reason: &str,
+) -> Result<u64, DbErr> {
+    let mut n = 0;
+    for id in store::sessions::unended_ids_for_account(c, account_id).await? {
+        if end(c, now, &id, reason).await? {
+            n += 1;
+        }
+    }
+    Ok(n)
+}
+
+/// Ends the sessions that have run out (absolute lifetime or idle timeout) but were never
+/// ended, so their applications hear of it by back-channel logout. Run periodically.
+pub async fn end_expired(
+    c: &impl ConnectionTrait,
+    cfg: &Session,
+    now: DateTime<Utc>,
+) -> Result<u64, DbErr> {
+    let idle_cutoff = (cfg.idle_secs > 0).then(|| now - Duration::seconds(cfg.idle_secs));
+    let mut n = 0;
+    for id in store::sessions::expired_unended_ids(c, now, idle_cutoff, 500).await? {
+        if end(c, now, &id, "session expired").await? {
+            n += 1;
+        }
+    }
+    Ok(n)
 }
 
 /// Records a second factor shown by a signed-in session (step-up): its methods, its class,

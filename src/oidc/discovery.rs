@@ -44,6 +44,12 @@ pub fn document(issuer: &Issuer) -> Bytes {
         "request_parameter_supported": false,
         "request_uri_parameter_supported": false,
         "authorization_response_iss_parameter_supported": true,
+        // Back-Channel Logout 1.0 §2.1 and Front-Channel Logout 1.0 §3: logout tokens and
+        // front-channel URLs always carry `sid` (and ID tokens carry it to match).
+        "backchannel_logout_supported": true,
+        "backchannel_logout_session_supported": true,
+        "frontchannel_logout_supported": true,
+        "frontchannel_logout_session_supported": true,
     });
     Bytes::from(doc.to_string())
 }

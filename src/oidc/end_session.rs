@@ -16,7 +16,7 @@ use minijinja::context;
 use crate::{
     access::clients,
     audit::{self, Actor, AuditEvent},
-    authn::{routes::current_session, session},
+    authn::{logout, routes::current_session, session},
     crypto::jwt,
     error::{AppError, ErrorPage},
     oidc::authorize::flow::append_query,
@@ -152,6 +152,7 @@ async fn end_session(
 
     let now = state.clock.now();
     let current = current_session(state, &jar, now).await?;
+    let mut frontchannel = Vec::new();
     let confirmed =
         params.get("confirm") == Some("yes") && csrf.verify(params.get("csrf").unwrap_or(""));
     if let Some(s) = &current {
@@ -174,7 +175,8 @@ async fn end_session(
             return Ok((csrf.jar(), page).into_response());
         }
         let txn = crate::store::db::begin_write(&state.db).await?;
-        if session::end(&txn, now, &s.id).await? {
+        frontchannel = logout::front_channel_urls(&txn, state.issuer(), &s.id).await?;
+        if session::end(&txn, now, &s.id, "signed out").await? {
             audit::record(
                 &txn,
                 now,
@@ -187,20 +189,40 @@ async fn end_session(
             .await?;
         }
         txn.commit().await?;
+        state.backchannel.wake();
     }
+    signed_out(state, jar, client.map(|c| c.name), &frontchannel, redirect)
+}
+
+/// What follows the end of this browser's session: the session cookie removed, then the
+/// signed-out page, which loads the front-channel logout URLs of the session's applications
+/// (FCL §4) and continues to `redirect` when there is one; without front-channel
+/// applications the redirect is immediate.
+pub fn signed_out(
+    state: &AppState,
+    jar: CookieJar,
+    client_name: Option<String>,
+    frontchannel: &[String],
+    redirect: Option<String>,
+) -> Result<Response, AppError> {
     let jar = jar.add(cookies::removal(
         cookies::Kind::Session,
         state.config.issuer.is_https(),
     ));
-    Ok(match redirect {
-        Some(r) => (jar, Redirect::to(&r)).into_response(),
-        None => {
-            let page = Page::render(
-                &state.templates,
-                "oidc/logged_out.html",
-                context! { client_name => client.map(|c| c.name) },
-            )?;
-            (jar, page).into_response()
-        }
-    })
+    if let (Some(r), true) = (&redirect, frontchannel.is_empty()) {
+        return Ok((jar, Redirect::to(r)).into_response());
+    }
+    let mut page = Page::render(
+        &state.templates,
+        "oidc/logged_out.html",
+        context! {
+            client_name => client_name,
+            frontchannel => frontchannel.to_vec(),
+            continue_to => redirect,
+        },
+    )?;
+    for url in frontchannel {
+        page = page.allow_frame(url);
+    }
+    Ok((jar, page).into_response())
 }

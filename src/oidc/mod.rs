@@ -1,6 +1,7 @@
 //! The OpenID Connect / OAuth 2.0 protocol endpoints.
 
 pub mod authorize;
+pub mod backchannel;
 pub mod bearer;
 pub mod client_auth;
 pub mod consent;

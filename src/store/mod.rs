@@ -15,6 +15,7 @@ pub mod customers;
 pub mod db;
 pub mod helpdesk;
 pub mod keys;
+pub mod logout;
 pub mod mail;
 pub mod mfa;
 pub mod passkeys;

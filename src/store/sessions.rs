@@ -1,6 +1,9 @@
 use chrono::{DateTime, Utc};
 use entity::sso_session::{ActiveModel, Column, Entity, Model};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::Expr,
+};
 
 pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     let am: ActiveModel = m.into();
@@ -49,19 +52,90 @@ pub async fn live_for_account(
         .await
 }
 
-/// Ends every live session of an account; returns how many.
-pub async fn end_all_for_account(
+/// The ids of an account's sessions that have not been ended (expired ones included: ending
+/// them still tells their applications).
+pub async fn unended_ids_for_account(
     c: &impl ConnectionTrait,
     account_id: &str,
-    now: DateTime<Utc>,
-) -> Result<u64, DbErr> {
-    let r = Entity::update_many()
-        .col_expr(Column::EndedAt, Expr::value(now))
+) -> Result<Vec<String>, DbErr> {
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
         .filter(Column::AccountId.eq(account_id))
         .filter(Column::EndedAt.is_null())
+        .into_tuple()
+        .all(c)
+        .await
+}
+
+/// Sessions past their absolute lifetime, or idle since before `idle_cutoff`, that nobody
+/// has ended yet.
+pub async fn expired_unended_ids(
+    c: &impl ConnectionTrait,
+    now: DateTime<Utc>,
+    idle_cutoff: Option<DateTime<Utc>>,
+    limit: u64,
+) -> Result<Vec<String>, DbErr> {
+    let mut ran_out = Condition::any().add(Column::ExpiresAt.lte(now));
+    if let Some(t) = idle_cutoff {
+        ran_out = ran_out.add(Column::LastSeenAt.lte(t));
+    }
+    Entity::find()
+        .select_only()
+        .column(Column::Id)
+        .filter(Column::EndedAt.is_null())
+        .filter(ran_out)
+        .limit(limit)
+        .into_tuple()
+        .all(c)
+        .await
+}
+
+/// Records activity.
+pub async fn touch(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
+    Entity::update_many()
+        .col_expr(Column::LastSeenAt, Expr::value(now))
+        .filter(Column::Id.eq(id))
+        .filter(Column::LastSeenAt.lt(now))
         .exec(c)
         .await?;
-    Ok(r.rows_affected)
+    Ok(())
+}
+
+/// The applications that received tokens in a session (through its token families).
+pub async fn clients_of_session(
+    c: &impl ConnectionTrait,
+    session_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    use entity::token_family::{Column as F, Entity as Families};
+    Families::find()
+        .select_only()
+        .column(F::ClientId)
+        .distinct()
+        .filter(F::SessionId.eq(session_id))
+        .into_tuple()
+        .all(c)
+        .await
+}
+
+/// The sessions of an account in which an application received tokens.
+pub async fn session_ids_with_client(
+    c: &impl ConnectionTrait,
+    account_id: &str,
+    client_id: &str,
+) -> Result<Vec<String>, DbErr> {
+    use entity::token_family::{Column as F, Entity as Families};
+    let ids: Vec<Option<String>> = Families::find()
+        .select_only()
+        .column(F::SessionId)
+        .distinct()
+        .filter(F::AccountId.eq(account_id))
+        .filter(F::ClientId.eq(client_id))
+        .filter(F::SessionId.is_not_null())
+        .into_tuple()
+        .all(c)
+        .await?;
+    Ok(ids.into_iter().flatten().collect())
 }
 
 pub async fn step_up(

@@ -30,6 +30,11 @@ const ASSETS: &[(&str, &str, &str)] = &[
         include_str!("../../static/passkey.js"),
     ),
     (
+        "logout.js",
+        "text/javascript; charset=utf-8",
+        include_str!("../../static/logout.js"),
+    ),
+    (
         "password.js",
         "text/javascript; charset=utf-8",
         include_str!("../../static/password.js"),

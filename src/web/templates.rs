@@ -62,6 +62,7 @@ const TEMPLATES: &[(&str, &str)] = embedded![
     "email/sign_in_code.html",
     "authn/factor.html",
     "account/security.html",
+    "account/sessions.html",
     "account/totp_setup.html",
     "account/recovery_codes.html",
     "email/user_ids.subject.txt",
@@ -109,6 +110,8 @@ pub struct Page {
     pub status: StatusCode,
     pub html: String,
     pub form_targets: Vec<String>,
+    /// Origins this page may load in frames (front-channel logout only).
+    pub frame_targets: Vec<String>,
 }
 
 impl Page {
@@ -117,6 +120,7 @@ impl Page {
             status: StatusCode::OK,
             html: t.render(name, ctx).map_err(anyhow::Error::from)?,
             form_targets: Vec::new(),
+            frame_targets: Vec::new(),
         })
     }
     pub fn status(mut self, s: StatusCode) -> Self {
@@ -125,26 +129,40 @@ impl Page {
     }
     /// Allows forms on this page to reach the origin of `url` (ignored if not a URL).
     pub fn allow_form_target(mut self, url: &str) -> Self {
-        if let Ok(u) = url::Url::parse(url) {
-            let origin = u.origin().ascii_serialization();
-            if origin != "null" {
-                self.form_targets.push(origin);
-            }
+        if let Some(o) = origin(url) {
+            self.form_targets.push(o);
+        }
+        self
+    }
+    /// Allows this page to load the origin of `url` in a frame (ignored if not a URL).
+    pub fn allow_frame(mut self, url: &str) -> Self {
+        if let Some(o) = origin(url) {
+            self.frame_targets.push(o);
         }
         self
     }
 }
 
+fn origin(url: &str) -> Option<String> {
+    let o = url::Url::parse(url).ok()?.origin().ascii_serialization();
+    (o != "null").then_some(o)
+}
+
 /// The Content-Security-Policy of every HTML page: nothing from other sites, no inline
 /// script or style, no framing (clickjacking), no `<base>` tricks.
-pub fn page_csp(form_targets: &[String]) -> String {
+pub fn page_csp(form_targets: &[String], frame_targets: &[String]) -> String {
     let mut targets: Cow<'static, str> = "'self'".into();
     for t in form_targets {
         targets = format!("{targets} {t}").into();
     }
+    let frames = if frame_targets.is_empty() {
+        String::new()
+    } else {
+        format!(" frame-src {};", frame_targets.join(" "))
+    };
     format!(
         "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
-         connect-src 'self'; form-action {targets}; frame-ancestors 'none'; base-uri 'none'"
+         connect-src 'self'; form-action {targets};{frames} frame-ancestors 'none'; base-uri 'none'"
     )
 }
 
@@ -152,7 +170,7 @@ impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let mut r = (self.status, Html(self.html)).into_response();
         let h = r.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&page_csp(&self.form_targets)) {
+        if let Ok(v) = HeaderValue::from_str(&page_csp(&self.form_targets, &self.frame_targets)) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         // Pages carry CSRF tokens and personal data: never cache them.
@@ -205,8 +223,11 @@ mod tests {
 
     #[test]
     fn csp_adds_form_targets() {
-        let csp = page_csp(&["https://app.example".into()]);
+        let csp = page_csp(&["https://app.example".into()], &[]);
         assert!(csp.contains("form-action 'self' https://app.example;"));
         assert!(csp.contains("frame-ancestors 'none'"));
+        assert!(!csp.contains("frame-src"));
+        let csp = page_csp(&[], &["https://rp.example".into()]);
+        assert!(csp.contains(" frame-src https://rp.example;"));
     }
 }

@@ -82,6 +82,7 @@ async fn admin_approves_a_request_in_the_queue_and_the_user_reaches_the_applicat
             service_scopes: vec![],
             terms: None,
             mfa: None,
+            logout: Default::default(),
             secret: None,
         },
     )
@@ -180,6 +181,7 @@ async fn a_dealer_registers_is_approved_by_their_dealer_admin_and_accepts_smarta
             service_scopes: vec![],
             terms: Some("Bids are binding. Vehicles are sold as described.".into()),
             mfa: None,
+            logout: Default::default(),
             secret: None,
         },
     )

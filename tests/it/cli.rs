@@ -416,6 +416,22 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
         cli.dir.path().join("data/master.key").exists(),
         "master key generated into ./data"
     );
+    // The demo relying parties' settings: the same secrets, readable by the owner only.
+    let apps_file = cli.dir.path().join("data/demo-apps.json");
+    let apps: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&apps_file).unwrap()).unwrap();
+    assert_eq!(apps["issuer"], format!("http://127.0.0.1:{port}"));
+    assert_eq!(apps["apps"].as_array().unwrap().len(), 4);
+    for a in apps["apps"].as_array().unwrap() {
+        let secret = a["client_secret"].as_str().unwrap();
+        assert!(text.contains(secret), "printed secret matches the file");
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&apps_file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
+    }
 
     let http = reqwest::Client::builder()
         .cookie_store(true)

@@ -2,6 +2,9 @@
 //! application on 127.0.0.1 with its own database.
 #![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 
+/// The demo relying party of `examples/demo_apps`, compiled in so tests drive the real thing.
+#[path = "../../examples/demo_apps/rp.rs"]
+mod demo_rp;
 mod helpers;
 
 mod access;
@@ -25,5 +28,6 @@ mod questions;
 mod recovery;
 mod register;
 mod rp_flow;
+mod sso;
 mod tokens;
 mod user_requests;

@@ -406,6 +406,10 @@ pub fn error_redirect_to(
 
 /// Adds parameters to a URI, keeping any query it already has (RFC 6749 §3.1.2).
 pub fn append_query(uri: &str, params: &[(&str, &str)]) -> String {
+    if params.is_empty() {
+        // Unchanged: `Url` would add an empty `?` to a URI that had no query.
+        return uri.to_owned();
+    }
     match url::Url::parse(uri) {
         Ok(mut u) => {
             u.query_pairs_mut().extend_pairs(params);

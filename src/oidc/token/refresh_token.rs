@@ -79,6 +79,25 @@ pub async fn exchange(
         },
     };
     require_active_account(&txn, &family.account_id).await?;
+    // OIDC Core §11: without offline_access a refresh token lives only as long as the
+    // session it came from (ended, idle past its timeout, or past its absolute lifetime).
+    // Using it is activity in that session, so an application in use keeps it alive.
+    if !family.offline {
+        let session = match &family.session_id {
+            Some(sid) => store::sessions::find(&txn, sid).await?,
+            None => None,
+        };
+        match session {
+            Some(s) if crate::authn::session::is_live(&s, &state.config.session, now) => {
+                crate::authn::session::touch(&txn, &s, now).await?;
+            }
+            _ => {
+                return Err(OAuthError::invalid_grant(
+                    "the sign-in session this refresh token belongs to has ended",
+                ));
+            }
+        }
+    }
     let response = issue_for_family(&txn, state, client, &family, &access_scope, None, now).await?;
     txn.commit().await?;
     Ok(response)

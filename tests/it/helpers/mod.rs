@@ -4,6 +4,7 @@
 //! relying party.
 
 pub mod browser;
+pub mod receiver;
 pub mod rp;
 pub mod soft_authenticator;
 
@@ -55,6 +56,7 @@ pub struct ClientSpec {
     pub grant_types: Vec<GrantType>,
     pub alg: Alg,
     pub mfa: Option<ally_idp::access::clients::MfaPolicy>,
+    pub logout: ally_idp::access::clients::LogoutUris,
 }
 
 impl ClientSpec {
@@ -69,6 +71,7 @@ impl ClientSpec {
             grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
             alg: Alg::Es256,
             mfa: None,
+            logout: Default::default(),
         }
     }
 }
@@ -260,6 +263,7 @@ impl TestApp {
                 service_scopes: spec.service_scopes,
                 terms: spec.terms,
                 mfa: spec.mfa,
+                logout: spec.logout,
                 secret: None,
             },
         )
