@@ -558,13 +558,19 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         Command::Client(ClientCommand::List) => {
             let db = open_db(&config).await?;
             println!(
-                "{:<24} {:<12} {:<14} {:<9} {:<40} REDIRECT_URIS",
-                "CLIENT_ID", "TYPE", "ACCESS", "MFA", "GRANT_TYPES"
+                "{:<24} {:<12} {:<14} {:<9} {:<40} {:<14} REDIRECT_URIS",
+                "CLIENT_ID", "TYPE", "ACCESS", "MFA", "GRANT_TYPES", "LOGOUT"
             );
             for m in store::clients::list(&db).await? {
                 let c = clients::Client::from_model(m).map_err(anyhow::Error::msg)?;
+                let logout = match (&c.backchannel_logout_uri, &c.frontchannel_logout_uri) {
+                    (Some(_), Some(_)) => "back+front",
+                    (Some(_), None) => "back-channel",
+                    (None, Some(_)) => "front-channel",
+                    (None, None) => "-",
+                };
                 println!(
-                    "{:<24} {:<12} {:<14} {:<9} {:<40} {}",
+                    "{:<24} {:<12} {:<14} {:<9} {:<40} {:<14} {}",
                     c.client_id,
                     if c.public { "public" } else { "confidential" },
                     c.access_policy.as_str(),
@@ -574,6 +580,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                         .map(|g| g.as_str())
                         .collect::<Vec<_>>()
                         .join(","),
+                    logout,
                     c.redirect_uris.join(" ")
                 );
             }

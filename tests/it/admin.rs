@@ -290,6 +290,9 @@ async fn admin_console_manages_clients_grants_and_the_queue_with_one_audit_event
                 "https://crm.example/cb\nhttps://crm.example/cb2",
             ),
             ("access", "open"),
+            ("backchannel_logout_uri", "https://crm.example/logout"),
+            ("frontchannel_logout_uri", ""),
+            ("mfa", "required"),
         ])
         .send()
         .await
@@ -302,6 +305,21 @@ async fn admin_console_manages_clients_grants_and_the_queue_with_one_audit_event
         .unwrap();
     assert_eq!(c.redirect_uris.len(), 2);
     assert_eq!(c.access_policy, AccessPolicy::Open);
+    assert_eq!(
+        c.backchannel_logout_uri.as_deref(),
+        Some("https://crm.example/logout")
+    );
+    assert_eq!(c.frontchannel_logout_uri, None);
+    assert_eq!(c.mfa, Some(ally_idp::access::clients::MfaPolicy::Required));
+    let page = admin
+        .get(app.url("/admin/clients/crm"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(page.contains(r#"<option value="required" selected>"#));
     let r = admin
         .post(app.url("/admin/clients/crm"))
         .form(&[
@@ -676,6 +694,28 @@ async fn admin_api_with_a_service_client() {
             .len(),
         2
     );
+    // Logout URIs: set, refused when off the redirect URIs' origin, cleared with "".
+    let r = api(Method::PATCH, "/api/v1/clients/smartcash")
+        .json(&serde_json::json!({"backchannel_logout_uri": "https://sc.example/bcl"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.json::<serde_json::Value>().await.unwrap()["backchannel_logout_uri"],
+        "https://sc.example/bcl"
+    );
+    let r = api(Method::PATCH, "/api/v1/clients/smartcash")
+        .json(&serde_json::json!({"frontchannel_logout_uri": "https://evil.example/fcl"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNPROCESSABLE_ENTITY);
+    let r = api(Method::PATCH, "/api/v1/clients/smartcash")
+        .json(&serde_json::json!({"backchannel_logout_uri": ""}))
+        .send()
+        .await
+        .unwrap();
+    assert!(r.json::<serde_json::Value>().await.unwrap()["backchannel_logout_uri"].is_null());
     assert_eq!(
         api(Method::GET, "/api/v1/clients/ghost")
             .send()

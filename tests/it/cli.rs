@@ -908,6 +908,77 @@ fn client_add_sets_the_mfa_policy_and_list_shows_it() {
 }
 
 #[test]
+fn client_add_registers_logout_uris_and_refuses_bad_ones() {
+    let cli = Cli::new();
+    let add = |id: &str, extra: &[&str]| {
+        let mut args = vec![
+            "client",
+            "add",
+            "--client-id",
+            id,
+            "--name",
+            id,
+            "--redirect-uri",
+            "https://app.example/cb",
+        ];
+        args.extend_from_slice(extra);
+        cli.run(&args, None)
+    };
+    let ok = add(
+        "both",
+        &[
+            "--backchannel-logout-uri",
+            "https://app.example/backchannel-logout",
+            "--frontchannel-logout-uri",
+            "https://app.example/frontchannel-logout",
+        ],
+    );
+    assert!(ok.status.success(), "{}", stderr(&ok));
+    assert!(
+        add(
+            "back",
+            &["--backchannel-logout-uri", "https://app.example/bcl"]
+        )
+        .status
+        .success()
+    );
+    // Plain http off loopback, and a front-channel page on another site: refused.
+    let bad = add(
+        "plain",
+        &["--backchannel-logout-uri", "http://app.example/bcl"],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("back-channel logout URI"),
+        "{}",
+        stderr(&bad)
+    );
+    let bad = add(
+        "elsewhere",
+        &["--frontchannel-logout-uri", "https://other.example/fcl"],
+    );
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("scheme, host and port of a redirect URI"),
+        "{}",
+        stderr(&bad)
+    );
+    let list = stdout(&cli.run(&["client", "list"], None));
+    let logout = |id: &str| {
+        list.lines()
+            .find(|l| l.starts_with(id))
+            .unwrap_or_else(|| panic!("{id} in {list}"))
+            .split_whitespace()
+            .nth(5)
+            .unwrap()
+            .to_owned()
+    };
+    assert_eq!(logout("both"), "back+front");
+    assert_eq!(logout("back "), "back-channel");
+    assert!(!list.contains("plain") && !list.contains("elsewhere"));
+}
+
+#[test]
 fn reports_list_locked_and_soon_inactive_user_ids() {
     let cli = Cli::new();
     let add = cli.run(

@@ -30,6 +30,15 @@ async fn discovery_is_valid_for_openidconnect_and_lists_only_what_exists() {
         raw["id_token_signing_alg_values_supported"],
         serde_json::json!(["ES256", "RS256", "EdDSA"])
     );
+    // Back-Channel Logout 1.0 §2.1, Front-Channel Logout 1.0 §3.
+    for k in [
+        "backchannel_logout_supported",
+        "backchannel_logout_session_supported",
+        "frontchannel_logout_supported",
+        "frontchannel_logout_session_supported",
+    ] {
+        assert_eq!(raw[k], true, "{k}");
+    }
     // Every advertised endpoint answers (not 404).
     for k in [
         "authorization_endpoint",

@@ -11,6 +11,7 @@ mod access;
 mod admin;
 mod authorize;
 mod browser;
+mod browser_demo;
 mod browser_mfa;
 mod browser_passkeys;
 mod browser_recovery;
