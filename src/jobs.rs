@@ -27,6 +27,11 @@ pub async fn run(state: AppState) {
                 if let Err(e) = end_expired_sessions(&state).await {
                     tracing::warn!(error = %e, "ending expired sessions failed; will retry");
                 }
+                // Finished deliveries are kept a week for support questions ("was the app told?").
+                let week_ago = state.clock.now() - chrono::Duration::days(7);
+                if let Err(e) = crate::store::logout::purge_finished(&state.db, week_ago).await {
+                    tracing::warn!(error = %e, "purging logout deliveries failed; will retry");
+                }
                 if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
                     tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
                 }

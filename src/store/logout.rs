@@ -84,8 +84,17 @@ pub async fn mark_failed(
     Ok(())
 }
 
-pub async fn find(c: &impl ConnectionTrait, id: &str) -> Result<Option<Model>, DbErr> {
-    Entity::find_by_id(id.to_owned()).one(c).await
+/// Deletes finished deliveries (delivered or given up) created before `before`.
+pub async fn purge_finished(c: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<u64, DbErr> {
+    let finished = sea_orm::Condition::any()
+        .add(Column::DeliveredAt.is_not_null())
+        .add(Column::GivenUpAt.is_not_null());
+    let r = Entity::delete_many()
+        .filter(Column::CreatedAt.lt(before))
+        .filter(finished)
+        .exec(c)
+        .await?;
+    Ok(r.rows_affected)
 }
 
 pub async fn list(c: &impl ConnectionTrait) -> Result<Vec<Model>, DbErr> {

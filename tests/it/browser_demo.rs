@@ -188,3 +188,102 @@ async fn sign_in_once_open_another_app_sign_out_everywhere() {
     assert!(b.url().await.as_str().starts_with(&app.issuer));
     b.close().await;
 }
+
+/// Front-Channel Logout 1.0 in a real browser: the signed-out page loads the application's
+/// logout URL (with `iss` and `sid`) in a hidden frame, and `static/logout.js` then takes the
+/// browser on to the application's post-logout page.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn front_channel_logout_loads_the_frame_then_continues() {
+    use crate::helpers::{PKCE_CHALLENGE, PKCE_VERIFIER, receiver::Receiver};
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start().await;
+    let base = rx.base().to_owned();
+    let secret = clients::register(
+        &app.state.db,
+        &app.state.tokens,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        NewClient {
+            client_id: "fc".into(),
+            name: "Front".into(),
+            redirect_uris: vec![format!("{base}/fc/callback")],
+            post_logout_redirect_uris: vec![format!("{base}/fc/bye")],
+            grant_types: vec![GrantType::AuthorizationCode],
+            id_token_alg: Alg::Es256,
+            public: false,
+            third_party: false,
+            access_policy: AccessPolicy::Open,
+            service_scopes: vec![],
+            terms: None,
+            mfa: None,
+            logout: LogoutUris {
+                backchannel: None,
+                frontchannel: Some(format!("{base}/fc/front")),
+            },
+            secret: None,
+        },
+    )
+    .await
+    .unwrap()
+    .unwrap();
+    app.add_user("dana").await;
+    let b = Browser::launch().await;
+    let mut url = url::Url::parse(&app.url("/authorize")).unwrap();
+    url.query_pairs_mut()
+        .append_pair("client_id", "fc")
+        .append_pair("redirect_uri", &format!("{base}/fc/callback"))
+        .append_pair("response_type", "code")
+        .append_pair("scope", "openid")
+        .append_pair("code_challenge", PKCE_CHALLENGE)
+        .append_pair("code_challenge_method", "S256");
+    b.goto(url.as_str()).await;
+    b.sign_in("dana", PASSWORD).await;
+    b.wait_for_text("RP page /fc/callback").await;
+    let code = crate::helpers::param(&b.url().await, "code").unwrap();
+    let tokens: serde_json::Value = app
+        .post_as(
+            "/token",
+            "fc",
+            &secret,
+            &[
+                ("grant_type", "authorization_code"),
+                ("code", code.as_str()),
+                ("redirect_uri", &format!("{base}/fc/callback")),
+                ("code_verifier", PKCE_VERIFIER),
+            ],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    let id_token = tokens["id_token"].as_str().unwrap();
+    let sid = crate::access::claims(id_token)["sid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut logout = url::Url::parse(&app.url("/logout")).unwrap();
+    logout
+        .query_pairs_mut()
+        .append_pair("id_token_hint", id_token)
+        .append_pair("post_logout_redirect_uri", &format!("{base}/fc/bye"));
+    b.goto(logout.as_str()).await;
+    b.wait_for_text("RP page /fc/bye").await;
+    let front: Vec<_> = rx
+        .gets()
+        .into_iter()
+        .filter(|g| g.starts_with("/fc/front"))
+        .collect();
+    assert_eq!(front.len(), 1, "{:?}", rx.gets());
+    let u = url::Url::parse(&format!("{base}{}", front[0])).unwrap();
+    assert_eq!(
+        crate::helpers::param(&u, "sid").as_deref(),
+        Some(sid.as_str())
+    );
+    assert_eq!(
+        crate::helpers::param(&u, "iss").as_deref(),
+        Some(app.issuer.as_str())
+    );
+    b.close().await;
+}

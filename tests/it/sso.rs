@@ -329,7 +329,7 @@ async fn a_lock_a_deactivation_and_a_password_reset_each_send_logout() {
     let locked = app.audit_events("account.locked").await;
     assert_eq!(locked[0].detail["sessions_ended"], 1);
 
-    // Unlocked, signed in again, then deactivated by staff.
+    // Unlocked by staff.
     ally_idp::authn::lockout::unlock(
         &app.state.db,
         app.state.clock.now(),
@@ -340,7 +340,42 @@ async fn a_lock_a_deactivation_and_a_password_reset_each_send_logout() {
     )
     .await
     .unwrap();
-    let (_p2, _) = sign_in_at(&app, &portal, &[]).await;
+    // A password reset (the e-mailed link and the help desk end the same way).
+    let (p2, _) = sign_in_at(&app, &portal, &[]).await;
+    ally_idp::accounts::passwords::replace(
+        &app.state.db,
+        &app.state.passwords,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        &app.account("alice").await,
+        &secrecy::SecretString::from("a brand new passphrase"),
+        ally_idp::accounts::passwords::Kind::Own,
+        "test",
+    )
+    .await
+    .unwrap();
+    assert_eq!(rx.wait_for(2).await[1].client_id, "portal");
+    assert_eq!(refresh(&app, &portal, &p2).await, StatusCode::BAD_REQUEST);
+    // The reset also ended this browser's session: sign in again with the new password.
+    let r = app
+        .browser
+        .get(authorize_url(&app, "portal", &[]))
+        .send()
+        .await
+        .unwrap();
+    let r = app
+        .submit_login(&location(&r), "alice", "a brand new passphrase")
+        .await;
+    let code = param(&url::Url::parse(&location(&r)).unwrap(), "code").unwrap();
+    assert_eq!(
+        exchange_code(&app, "portal", &portal.secret, &code)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Then deactivated by staff.
     ally_idp::accounts::lifecycle::deactivate(
         &app.state.db,
         app.state.clock.now(),
@@ -351,7 +386,7 @@ async fn a_lock_a_deactivation_and_a_password_reset_each_send_logout() {
     )
     .await
     .unwrap();
-    assert_eq!(rx.wait_for(2).await[1].client_id, "portal");
+    assert_eq!(rx.wait_for(3).await[2].client_id, "portal");
 }
 
 #[tokio::test]
@@ -428,6 +463,12 @@ async fn a_delivery_that_recovers_is_marked_delivered() {
                     .await
                     .is_empty()
             );
+            // Finished deliveries are kept a week (the periodic job purges older ones).
+            let purge = |before| ally_idp::store::logout::purge_finished(&app.state.db, before);
+            let now = app.state.clock.now();
+            assert_eq!(purge(now - chrono::Duration::days(7)).await.unwrap(), 0);
+            assert_eq!(purge(now + chrono::Duration::seconds(1)).await.unwrap(), 1);
+            assert_eq!(app.count("logout_delivery").await, 0);
             return;
         }
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;

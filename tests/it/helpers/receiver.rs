@@ -1,6 +1,7 @@
 //! A relying party's back-channel logout endpoint for tests: a real HTTP server on
 //! 127.0.0.1 that records each logout token posted to `/<client_id>` and answers with a
-//! status the test chooses (to make deliveries fail).
+//! status the test chooses (to make deliveries fail). Every GET (a front-channel logout
+//! frame, a callback, a post-logout page) is recorded too and answered with a small page.
 
 use std::sync::{
     Arc, Mutex,
@@ -26,6 +27,8 @@ struct Inner {
     got: Arc<Mutex<Vec<Received>>>,
     /// 0 means 200.
     status: Arc<AtomicU16>,
+    /// Path and query of every GET.
+    gets: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct Receiver {
@@ -62,11 +65,20 @@ async fn receive(
     }
 }
 
+async fn page(State(inner): State<Inner>, uri: axum::http::Uri) -> axum::response::Html<String> {
+    inner.gets.lock().unwrap().push(uri.to_string());
+    axum::response::Html(format!(
+        "<!doctype html><title>RP</title><p>RP page {}</p>",
+        uri.path()
+    ))
+}
+
 impl Receiver {
     pub async fn start() -> Self {
         let inner = Inner::default();
         let router = Router::new()
             .route("/{client_id}", post(receive))
+            .fallback(axum::routing::get(page))
             .with_state(inner.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
@@ -93,6 +105,16 @@ impl Receiver {
             status.as_u16()
         };
         self.inner.status.store(v, Ordering::SeqCst);
+    }
+
+    /// This server's origin, e.g. `http://127.0.0.1:40123`.
+    pub fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// Path and query of every GET so far.
+    pub fn gets(&self) -> Vec<String> {
+        self.inner.gets.lock().unwrap().clone()
     }
 
     pub fn received(&self) -> Vec<Received> {
