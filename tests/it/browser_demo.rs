@@ -5,16 +5,15 @@
 
 use ally_idp::{
     access::{
-        clients::{self, AccessPolicy, GrantType, LogoutUris, NewClient},
+        clients::{AccessPolicy, LogoutUris, NewClient},
         grants::{self, NewGrant},
     },
     audit::{Actor, RequestContext},
-    crypto::keyring::Alg,
 };
 
 use crate::{
     demo_rp::{self, RpConfig},
-    helpers::{PASSWORD, TestApp, browser::Browser},
+    helpers::{PASSWORD, TestApp, browser::Browser, client_at},
 };
 
 /// Starts the four demo applications on free ports, registered as `serve --demo` does.
@@ -35,35 +34,15 @@ async fn demo_apps(app: &TestApp) -> Vec<(String, String)> {
         .collect();
     let mut out = Vec::new();
     for (((id, name, access), listener), base) in names.iter().zip(listeners).zip(&bases) {
-        let secret = clients::register(
-            &app.state.db,
-            &app.state.tokens,
-            app.state.clock.now(),
-            &RequestContext::default(),
-            Actor::Cli,
-            NewClient {
-                client_id: (*id).into(),
-                name: (*name).into(),
-                redirect_uris: vec![format!("{base}/callback")],
-                post_logout_redirect_uris: vec![format!("{base}/")],
-                grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
-                id_token_alg: Alg::Es256,
-                public: false,
-                third_party: false,
-                access_policy: *access,
-                service_scopes: vec![],
-                terms: None,
-                mfa: None,
-                logout: LogoutUris {
-                    backchannel: Some(format!("{base}/backchannel-logout")),
-                    frontchannel: None,
-                },
-                secret: None,
-            },
-        )
-        .await
-        .unwrap()
-        .unwrap();
+        let logout = LogoutUris {
+            backchannel: Some(format!("{base}/backchannel-logout")),
+            frontchannel: None,
+        };
+        let new = NewClient {
+            name: (*name).into(),
+            ..client_at(id, base, *access, logout)
+        };
+        let secret = app.register(new).await.unwrap().unwrap();
         let router = demo_rp::app(RpConfig {
             issuer: app.issuer.clone(),
             client_id: (*id).into(),
@@ -198,35 +177,16 @@ async fn front_channel_logout_loads_the_frame_then_continues() {
     let app = TestApp::spawn().await;
     let rx = Receiver::start().await;
     let base = rx.base().to_owned();
-    let secret = clients::register(
-        &app.state.db,
-        &app.state.tokens,
-        app.state.clock.now(),
-        &RequestContext::default(),
-        Actor::Cli,
-        NewClient {
-            client_id: "fc".into(),
-            name: "Front".into(),
-            redirect_uris: vec![format!("{base}/fc/callback")],
-            post_logout_redirect_uris: vec![format!("{base}/fc/bye")],
-            grant_types: vec![GrantType::AuthorizationCode],
-            id_token_alg: Alg::Es256,
-            public: false,
-            third_party: false,
-            access_policy: AccessPolicy::Open,
-            service_scopes: vec![],
-            terms: None,
-            mfa: None,
-            logout: LogoutUris {
-                backchannel: None,
-                frontchannel: Some(format!("{base}/fc/front")),
-            },
-            secret: None,
-        },
-    )
-    .await
-    .unwrap()
-    .unwrap();
+    let logout = LogoutUris {
+        backchannel: None,
+        frontchannel: Some(format!("{base}/fc/front")),
+    };
+    let new = NewClient {
+        redirect_uris: vec![format!("{base}/fc/callback")],
+        post_logout_redirect_uris: vec![format!("{base}/fc/bye")],
+        ..client_at("fc", &base, AccessPolicy::Open, logout)
+    };
+    let secret = app.register(new).await.unwrap().unwrap();
     app.add_user("dana").await;
     let b = Browser::launch().await;
     let mut url = url::Url::parse(&app.url("/authorize")).unwrap();

@@ -864,24 +864,28 @@ fn sqlite_or_pg_dump(cli: &Cli) -> Vec<String> {
     .unwrap()
 }
 
+/// `client add` of a code-flow client at https://app.example/cb, with `extra` arguments.
+fn client_add(cli: &Cli, id: &str, extra: &[&str]) -> std::process::Output {
+    let mut args = vec![
+        "client",
+        "add",
+        "--client-id",
+        id,
+        "--name",
+        id,
+        "--redirect-uri",
+        "https://app.example/cb",
+    ];
+    args.extend_from_slice(extra);
+    cli.run(&args, None)
+}
+
 #[test]
 fn client_add_sets_the_mfa_policy_and_list_shows_it() {
     let cli = Cli::new();
-    let add = |id: &str, mfa: Option<&str>| {
-        let mut args = vec![
-            "client",
-            "add",
-            "--client-id",
-            id,
-            "--name",
-            id,
-            "--redirect-uri",
-            "https://app.example/cb",
-        ];
-        if let Some(m) = mfa {
-            args.extend(["--mfa", m]);
-        }
-        cli.run(&args, None)
+    let add = |id: &str, mfa: Option<&str>| match mfa {
+        Some(m) => client_add(&cli, id, &["--mfa", m]),
+        None => client_add(&cli, id, &[]),
     };
     assert!(add("strict", Some("required")).status.success());
     assert!(add("plain", None).status.success());
@@ -910,20 +914,7 @@ fn client_add_sets_the_mfa_policy_and_list_shows_it() {
 #[test]
 fn client_add_registers_logout_uris_and_refuses_bad_ones() {
     let cli = Cli::new();
-    let add = |id: &str, extra: &[&str]| {
-        let mut args = vec![
-            "client",
-            "add",
-            "--client-id",
-            id,
-            "--name",
-            id,
-            "--redirect-uri",
-            "https://app.example/cb",
-        ];
-        args.extend_from_slice(extra);
-        cli.run(&args, None)
-    };
+    let add = |id: &str, extra: &[&str]| client_add(&cli, id, extra);
     let ok = add(
         "both",
         &[

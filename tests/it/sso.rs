@@ -16,8 +16,8 @@ use crate::{
     access::claims,
     demo_rp::validate_logout_token,
     helpers::{
-        ClientSpec, PASSWORD, TestApp, authorize_url, browser_for, exchange_code, hidden, location,
-        param, post_logout_uri, receiver::Receiver,
+        ClientSpec, PASSWORD, TestApp, authorize_url, browser_for, client_at, exchange_code,
+        hidden, location, param, post_logout_uri, receiver::Receiver,
     },
 };
 
@@ -45,6 +45,28 @@ async fn app_with_backchannel(
         .await
         .unwrap();
     App { id, secret }
+}
+
+/// A provider with one open application, "portal", whose back-channel logout goes to the
+/// returned receiver, and the user alice (her account id last).
+async fn portal_setup() -> (TestApp, Receiver, App, String) {
+    let app = TestApp::spawn().await;
+    let rx = Receiver::start().await;
+    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
+    let alice = app.add_user("alice").await;
+    (app, rx, portal, alice)
+}
+
+/// RP-initiated logout proven by the ID token (no redirect).
+async fn log_out(app: &TestApp, tokens: &serde_json::Value) {
+    let r = app
+        .browser
+        .post(app.url("/logout"))
+        .form(&[("id_token_hint", tokens["id_token"].as_str().unwrap())])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
 }
 
 /// Signs in at `client` with the shared browser (the login form only if asked) and
@@ -213,24 +235,14 @@ async fn sso_across_apps_and_logout_at_one_reaches_every_other() {
 
 #[tokio::test]
 async fn a_forged_or_tampered_logout_token_is_refused_by_the_relying_party() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, rx, portal, _) = portal_setup().await;
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
     let id_token = p["id_token"].as_str().unwrap();
     let keys = jwks(&app).await;
     let now = unix_now(&app);
     // An ID token is not a logout token (typ, events, nonce).
     assert!(validate_logout_token(id_token, &keys, &app.issuer, "portal", now).is_err());
-    let r = app
-        .browser
-        .post(app.url("/logout"))
-        .form(&[("id_token_hint", id_token)])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    log_out(&app, &p).await;
     let token = rx.wait_for(1).await[0].logout_token.clone();
     assert!(validate_logout_token(&token, &keys, &app.issuer, "portal", now).is_ok());
     // Another issuer, a flipped signature byte, an expired token: all refused.
@@ -294,10 +306,7 @@ async fn revoking_a_grant_signs_the_person_out_of_that_application_only() {
 
 #[tokio::test]
 async fn a_lock_a_deactivation_and_a_password_reset_each_send_logout() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    let alice = app.add_user("alice").await;
+    let (app, rx, portal, alice) = portal_setup().await;
 
     // Locked by wrong passwords typed somewhere else.
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
@@ -391,18 +400,10 @@ async fn a_lock_a_deactivation_and_a_password_reset_each_send_logout() {
 
 #[tokio::test]
 async fn failed_deliveries_are_retried_with_backoff_then_given_up_and_audited() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, rx, portal, _) = portal_setup().await;
     rx.answer(StatusCode::SERVICE_UNAVAILABLE);
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
-    app.browser
-        .post(app.url("/logout"))
-        .form(&[("id_token_hint", p["id_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
+    log_out(&app, &p).await;
     // The first attempt at once, the second about a second later (then 2 s, 4 s ...).
     let got = rx.wait_for(2).await;
     assert_eq!(got[0].client_id, "portal");
@@ -440,18 +441,10 @@ async fn failed_deliveries_are_retried_with_backoff_then_given_up_and_audited() 
 
 #[tokio::test]
 async fn a_delivery_that_recovers_is_marked_delivered() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, rx, portal, _) = portal_setup().await;
     rx.answer(StatusCode::INTERNAL_SERVER_ERROR);
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
-    app.browser
-        .post(app.url("/logout"))
-        .form(&[("id_token_hint", p["id_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
+    log_out(&app, &p).await;
     rx.wait_for(1).await;
     rx.answer(StatusCode::OK);
     for _ in 0..100 {
@@ -549,33 +542,18 @@ async fn logout_uris_are_validated_at_registration() {
         (Some("com.example.app:/bcl"), None),  // not http(s)
         (None, Some("https://elsewhere.example/fcl")), // not a redirect URI's origin
     ] {
-        let r = ally_idp::access::clients::register(
-            &app.state.db,
-            &app.state.tokens,
-            app.state.clock.now(),
-            &RequestContext::default(),
-            Actor::Cli,
-            ally_idp::access::clients::NewClient {
-                client_id: "x".into(),
-                name: "X".into(),
-                redirect_uris: vec!["https://rp.example/cb".into()],
-                post_logout_redirect_uris: vec![],
-                grant_types: vec![ally_idp::access::clients::GrantType::AuthorizationCode],
-                id_token_alg: ally_idp::crypto::keyring::Alg::Es256,
-                public: false,
-                third_party: false,
-                access_policy: AccessPolicy::Open,
-                service_scopes: vec![],
-                terms: None,
-                mfa: None,
-                logout: LogoutUris {
-                    backchannel: back.map(str::to_owned),
-                    frontchannel: front.map(str::to_owned),
-                },
-                secret: None,
-            },
-        )
-        .await;
+        let logout = LogoutUris {
+            backchannel: back.map(str::to_owned),
+            frontchannel: front.map(str::to_owned),
+        };
+        let r = app
+            .register(client_at(
+                "x",
+                "https://rp.example",
+                AccessPolicy::Open,
+                logout,
+            ))
+            .await;
         assert!(
             matches!(
                 r,
@@ -589,10 +567,7 @@ async fn logout_uris_are_validated_at_registration() {
 
 #[tokio::test]
 async fn an_idle_session_ends_and_activity_keeps_it_alive() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, rx, portal, _) = portal_setup().await;
     let idle = app.state.config.session.idle_secs;
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
     let offline_scope = [("scope", "openid offline_access"), ("prompt", "consent")];
@@ -632,10 +607,7 @@ async fn an_idle_session_ends_and_activity_keeps_it_alive() {
 
 #[tokio::test]
 async fn the_absolute_lifetime_ends_even_a_busy_session() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, _rx, portal, _) = portal_setup().await;
     let s = app.state.config.session.clone();
     let (p, _) = sign_in_at(&app, &portal, &[]).await;
     let mut elapsed = 0;
@@ -651,10 +623,7 @@ async fn the_absolute_lifetime_ends_even_a_busy_session() {
 
 #[tokio::test]
 async fn where_you_are_signed_in_lists_sessions_and_ends_one_or_all() {
-    let app = TestApp::spawn().await;
-    let rx = Receiver::start().await;
-    let portal = app_with_backchannel(&app, &rx, "portal", AccessPolicy::Open).await;
-    app.add_user("alice").await;
+    let (app, rx, portal, _) = portal_setup().await;
     let (_, _) = sign_in_at(&app, &portal, &[]).await;
     // A second device, with its own session.
     let other = browser_for(&app, "alice").await;

@@ -11,7 +11,7 @@ pub mod soft_authenticator;
 use std::sync::Arc;
 
 use ally_idp::{
-    access::clients::{self, AccessPolicy, GrantType, NewClient},
+    access::clients::{self, AccessPolicy, GrantType, LogoutUris, NewClient},
     accounts::users::{self, AccountStatus, NewUser},
     audit::Actor,
     clock::OffsetClock,
@@ -73,6 +73,27 @@ impl ClientSpec {
             mfa: None,
             logout: Default::default(),
         }
+    }
+}
+
+/// A confidential, first-party client (code and refresh grants, ES256) with redirect URIs of
+/// its own: `{base}/callback` and, after logout, `{base}/`.
+pub fn client_at(id: &str, base: &str, access: AccessPolicy, logout: LogoutUris) -> NewClient {
+    NewClient {
+        client_id: id.into(),
+        name: id.into(),
+        redirect_uris: vec![format!("{base}/callback")],
+        post_logout_redirect_uris: vec![format!("{base}/")],
+        grant_types: vec![GrantType::AuthorizationCode, GrantType::RefreshToken],
+        id_token_alg: Alg::Es256,
+        public: false,
+        third_party: false,
+        access_policy: access,
+        service_scopes: vec![],
+        terms: None,
+        mfa: None,
+        logout,
+        secret: None,
     }
 }
 
@@ -238,35 +259,41 @@ impl TestApp {
         self.clock.advance(Duration::seconds(secs));
     }
 
-    /// Registers a client the way the CLI does; returns its secret (None if public).
-    pub async fn add_client(&self, spec: ClientSpec) -> Option<String> {
+    /// Registers a client as the CLI does: its secret (None if public), or why not.
+    pub async fn register(&self, new: NewClient) -> Result<Option<String>, clients::RegisterError> {
         clients::register(
             &self.state.db,
             &self.state.tokens,
             self.state.clock.now(),
             &RequestContext::default(),
             Actor::Cli,
-            NewClient {
-                client_id: spec.client_id.to_owned(),
-                name: format!("App {}", spec.client_id),
-                redirect_uris: if spec.grant_types.contains(&GrantType::AuthorizationCode) {
-                    vec![redirect_uri(spec.client_id)]
-                } else {
-                    vec![]
-                },
-                post_logout_redirect_uris: vec![post_logout_uri(spec.client_id)],
-                grant_types: spec.grant_types,
-                id_token_alg: spec.alg,
-                public: spec.public,
-                third_party: spec.third_party,
-                access_policy: spec.access,
-                service_scopes: spec.service_scopes,
-                terms: spec.terms,
-                mfa: spec.mfa,
-                logout: spec.logout,
-                secret: None,
-            },
+            new,
         )
+        .await
+    }
+
+    /// Registers a client the way the CLI does; returns its secret (None if public).
+    pub async fn add_client(&self, spec: ClientSpec) -> Option<String> {
+        self.register(NewClient {
+            client_id: spec.client_id.to_owned(),
+            name: format!("App {}", spec.client_id),
+            redirect_uris: if spec.grant_types.contains(&GrantType::AuthorizationCode) {
+                vec![redirect_uri(spec.client_id)]
+            } else {
+                vec![]
+            },
+            post_logout_redirect_uris: vec![post_logout_uri(spec.client_id)],
+            grant_types: spec.grant_types,
+            id_token_alg: spec.alg,
+            public: spec.public,
+            third_party: spec.third_party,
+            access_policy: spec.access,
+            service_scopes: spec.service_scopes,
+            terms: spec.terms,
+            mfa: spec.mfa,
+            logout: spec.logout,
+            secret: None,
+        })
         .await
         .expect("register client")
     }
