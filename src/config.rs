@@ -23,6 +23,7 @@ pub struct Config {
     pub database_max_connections: u32,
     pub data_dir: PathBuf,
     pub log: String,
+    pub log_format: LogFormat,
     pub secrets: Secrets,
     pub accounts: Accounts,
     pub questions: Questions,
@@ -46,6 +47,16 @@ pub struct Mail {
     pub transport: MailTransport,
     pub from: String,
     pub smtp: Smtp,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Readable text.
+    Plain,
+    /// One JSON object per line, for log collectors.
+    Json,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -17,10 +17,13 @@ async fn main() -> ExitCode {
         }
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log));
-    tracing_subscriber::fmt()
+    let logs = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    match config.log_format {
+        ally_idp::config::LogFormat::Plain => logs.init(),
+        ally_idp::config::LogFormat::Json => logs.json().flatten_event(true).init(),
+    }
     match cli::run(cli, config).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

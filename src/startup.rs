@@ -165,6 +165,7 @@ pub fn router(state: AppState) -> Router {
         .merge(accounts::recovery_pages::routes())
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
+        .merge(web::health::routes())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -179,7 +180,10 @@ pub fn router(state: AppState) -> Router {
             axum::http::StatusCode::REQUEST_TIMEOUT,
             Duration::from_secs(http.request_timeout_secs),
         ))
-        .layer(middleware::from_fn(web::headers::security_headers))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::headers::security_headers,
+        ))
         .layer(middleware::from_fn(web::context::assign_request_id))
         .with_state(state)
 }

@@ -19,9 +19,19 @@ use crate::{
 const DEFAULT_CSP: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
-pub async fn security_headers(req: Request, next: Next) -> Response {
+/// RFC 6797: two years, subdomains included. Sent only when the issuer is https (over
+/// plain http browsers ignore it, and a loopback development setup must not pin https).
+const HSTS: &str = "max-age=63072000; includeSubDomains";
+
+pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let mut resp = next.run(req).await;
     let h = resp.headers_mut();
+    if state.config.issuer.is_https() {
+        h.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
+    }
     h.insert(
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),

@@ -7,6 +7,7 @@ pub mod cookies;
 pub mod csrf;
 pub mod form;
 pub mod headers;
+pub mod health;
 pub mod params;
 pub mod templates;
 pub mod text;

@@ -1009,3 +1009,46 @@ fn reports_list_locked_and_soon_inactive_user_ids() {
     let bad = cli.run(&["report", "everything"], None);
     assert!(!bad.status.success());
 }
+
+#[tokio::test]
+async fn serve_writes_json_logs_when_asked() {
+    let cli = Cli::new();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ally-idp"))
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+        .current_dir(cli.dir.path())
+        .env("DATABASE_URL", &cli.db.url)
+        .env("ALLY_IDP_LOG_FORMAT", "json")
+        .env_remove("RUST_LOG")
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let mut seen = Vec::new();
+    let listening = loop {
+        let Ok(Ok(Some(l))) =
+            tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await
+        else {
+            panic!("no 'listening' line in {seen:?}");
+        };
+        if l.starts_with("No administrator") || l.starts_with("  ") {
+            continue; // the plain guidance for the operator, not a log line
+        }
+        let v: serde_json::Value =
+            serde_json::from_str(&l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}"));
+        seen.push(v.clone());
+        if v["message"] == "ally-idp listening" {
+            break v;
+        }
+    };
+    assert_eq!(listening["level"], "INFO");
+    assert_eq!(listening["addr"], format!("127.0.0.1:{port}"));
+    child.kill().await.ok();
+}

@@ -23,6 +23,7 @@ mod login;
 mod logout;
 mod mail;
 mod mfa;
+mod ops;
 mod passkeys;
 mod protection;
 mod questions;
