@@ -365,31 +365,38 @@ fn bad_configuration_is_one_clear_line() {
     );
 }
 
-#[tokio::test]
-async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
-    let cli = Cli::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ally-idp"))
-        .args([
-            "serve",
-            "--demo",
-            "--listen",
-            &format!("127.0.0.1:{port}"),
-            "--issuer",
-            &format!("http://127.0.0.1:{port}"),
-        ])
+        .port()
+}
+
+/// Starts `ally-idp serve` on 127.0.0.1:`port` against the test database (cheap Argon2),
+/// with standard output and error piped; killed when dropped.
+fn serve(cli: &Cli, port: u16, args: &[&str], env: &[(&str, &str)]) -> tokio::process::Child {
+    let listen = format!("127.0.0.1:{port}");
+    let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_ally-idp"));
+    cmd.args(["serve", "--listen", &listen])
+        .args(args)
         .current_dir(cli.dir.path())
         .env("DATABASE_URL", &cli.db.url)
         .env("ALLY_IDP_PASSWORD_HASHING__MEMORY_KIB", "64")
+        .env_remove("RUST_LOG")
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+        .kill_on_drop(true);
+    cmd.spawn().unwrap()
+}
+
+#[tokio::test]
+async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
+    let cli = Cli::new();
+    let port = free_port();
+    let issuer = format!("http://127.0.0.1:{port}");
+    let mut child = serve(&cli, port, &["--demo", "--issuer", &issuer], &[]);
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let mut out = Vec::new();
@@ -1013,22 +1020,8 @@ fn reports_list_locked_and_soon_inactive_user_ids() {
 #[tokio::test]
 async fn serve_writes_json_logs_when_asked() {
     let cli = Cli::new();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_ally-idp"))
-        .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .current_dir(cli.dir.path())
-        .env("DATABASE_URL", &cli.db.url)
-        .env("ALLY_IDP_LOG_FORMAT", "json")
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
+    let port = free_port();
+    let mut child = serve(&cli, port, &[], &[("ALLY_IDP_LOG_FORMAT", "json")]);
     use tokio::io::AsyncBufReadExt;
     let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let mut seen = Vec::new();
