@@ -66,6 +66,7 @@ pub enum AuditEvent {
     PasskeyRemoved,
     PasskeyRejected,
     SessionEnded,
+    SigningKeyRetired,
     BackchannelLogoutFailed,
 }
 
@@ -121,6 +122,7 @@ impl AuditEvent {
             AuditEvent::PasskeyRemoved => "mfa.passkey_removed",
             AuditEvent::PasskeyRejected => "login.passkey_rejected",
             AuditEvent::SessionEnded => "session.ended",
+            AuditEvent::SigningKeyRetired => "signing_key.retired",
             AuditEvent::BackchannelLogoutFailed => "logout.backchannel_failed",
         }
     }

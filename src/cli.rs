@@ -70,6 +70,9 @@ pub enum Command {
     /// Manage the customer records cardholders register against.
     #[command(subcommand)]
     Customers(CustomersCommand),
+    /// Signing keys: list them, or rotate them.
+    #[command(subcommand)]
+    Keys(KeysCommand),
     /// Account reports: `inactive` (deactivated user IDs and those due within the warning
     /// period) or `locked`.
     Report {
@@ -77,6 +80,20 @@ pub enum Command {
         which: ReportArg,
         #[arg(long, value_enum, default_value = "table")]
         format: ReportFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Every key with its state: signing, next (published, signs from a set time),
+    /// published (replaced, still verifying what it signed) or retired.
+    List,
+    /// Start replacing the signing key of each algorithm (or of `--alg`): the new key is
+    /// published now and signs after `keys.publish_ahead_secs`; the old one stays published
+    /// until nothing it signed can be valid, then is retired by the periodic job.
+    Rotate {
+        #[arg(long, value_enum)]
+        alg: Option<AlgArg>,
     },
 }
 
@@ -507,11 +524,7 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
                 redirect_uris: a.redirect_uris,
                 post_logout_redirect_uris: a.post_logout_redirect_uris,
                 grant_types,
-                id_token_alg: match a.id_token_alg {
-                    AlgArg::Es256 => Alg::Es256,
-                    AlgArg::Rs256 => Alg::Rs256,
-                    AlgArg::EdDsa => Alg::EdDsa,
-                },
+                id_token_alg: alg_of(a.id_token_alg),
                 public: a.public,
                 third_party: a.third_party,
                 access_policy: match a.access {
@@ -703,6 +716,80 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
             let mut out = std::io::stdout().lock();
             crate::audit::export(&events, matches!(format, ExportFormat::Csv), &mut out)?;
         }
+        Command::Keys(KeysCommand::Rotate { alg }) => {
+            let algs = match alg {
+                Some(a) => vec![alg_of(a)],
+                None => Alg::ALL.to_vec(),
+            };
+            let secrets = startup::secrets(&config)?;
+            let db = open_db(&config).await?;
+            let now = clock.now();
+            let ahead = chrono::Duration::seconds(config.keys.publish_ahead_secs);
+            // On a fresh database there is nothing to replace yet: create the first keys.
+            crate::crypto::keystore::load_or_create(&db, &secrets.sealer, now).await?;
+            let txn = crate::store::db::begin_write(&db).await?;
+            let mut made = Vec::new();
+            for a in algs {
+                let key = crate::crypto::keystore::rotate(
+                    &txn,
+                    &secrets.sealer,
+                    now,
+                    a,
+                    ahead,
+                    Actor::Cli,
+                )
+                .await?;
+                match key {
+                    Some(k) => made.push(k),
+                    None => anyhow::bail!(
+                        "{} is being rotated by someone else right now; try again",
+                        a.as_str()
+                    ),
+                }
+            }
+            txn.commit().await?;
+            for k in made {
+                let from = k.signs_from.map(|t| t.to_rfc3339()).unwrap_or_default();
+                println!(
+                    "{:<6} {}  published now, signs from {from}",
+                    k.alg.as_str(),
+                    k.kid
+                );
+            }
+        }
+        Command::Keys(KeysCommand::List) => {
+            let db = open_db(&config).await?;
+            let now = clock.now();
+            let keys = store::keys::list_all(&db).await?;
+            println!(
+                "{:<18} {:<6} {:<10} {:<26} SIGNS_FROM",
+                "KID", "ALG", "STATE", "CREATED"
+            );
+            for (i, k) in keys.iter().enumerate() {
+                let newer_signing = keys[i + 1..].iter().any(|n| {
+                    n.alg == k.alg
+                        && n.retired_at.is_none()
+                        && n.signs_from.is_none_or(|t| t <= now)
+                });
+                let state = if k.retired_at.is_some() {
+                    "retired"
+                } else if k.signs_from.is_some_and(|t| t > now) {
+                    "next"
+                } else if newer_signing {
+                    "published"
+                } else {
+                    "signing"
+                };
+                println!(
+                    "{:<18} {:<6} {:<10} {:<26} {}",
+                    k.kid,
+                    k.alg,
+                    state,
+                    k.created_at.to_rfc3339(),
+                    k.signs_from.unwrap_or(k.created_at).to_rfc3339()
+                );
+            }
+        }
         Command::Report { which, format } => {
             use crate::accounts::inactivity::{self, Report};
             let which = match which {
@@ -726,6 +813,14 @@ pub async fn run(cli: Cli, config: Config) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+fn alg_of(a: AlgArg) -> Alg {
+    match a {
+        AlgArg::Es256 => Alg::Es256,
+        AlgArg::Rs256 => Alg::Rs256,
+        AlgArg::EdDsa => Alg::EdDsa,
+    }
 }
 
 fn write_report(

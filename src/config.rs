@@ -37,6 +37,7 @@ pub struct Config {
     pub tokens: Tokens,
     pub session: Session,
     pub logout: Logout,
+    pub keys: Keys,
     pub http: Http,
     pub mail: Mail,
 }
@@ -226,6 +227,18 @@ pub struct Session {
     /// Idle timeout: the session ends after this long with no activity (a page of this
     /// provider, or an application refreshing its tokens). 0 turns it off.
     pub idle_secs: i64,
+}
+
+/// Signing-key rotation.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Keys {
+    /// A new key is published this long before it signs.
+    pub publish_ahead_secs: i64,
+    /// Scheduled rotation period per algorithm; 0 = manual only.
+    pub rotate_after_days: i64,
+    /// How often each node re-reads the keys.
+    pub reload_secs: u64,
 }
 
 /// Logout propagation (OpenID Connect Back-Channel Logout 1.0).

@@ -14,6 +14,8 @@ pub async fn run(state: AppState) {
     let start = tokio::time::Instant::now();
     let mut slow = tokio::time::interval_at(start + PERIOD, PERIOD);
     let mut mail = tokio::time::interval_at(start + MAIL_PERIOD, MAIL_PERIOD);
+    let reload_every = Duration::from_secs(state.config.keys.reload_secs.max(1));
+    let mut keys = tokio::time::interval_at(start + reload_every, reload_every);
     loop {
         tokio::select! {
             _ = slow.tick() => {
@@ -23,6 +25,9 @@ pub async fn run(state: AppState) {
                 state.throttle.forget_idle();
                 if let Err(e) = deactivate_idle(&state).await {
                     tracing::warn!(error = %e, "inactivity pass failed; will retry");
+                }
+                if let Err(e) = rotate_keys(&state).await {
+                    tracing::warn!(error = %e, "scheduled key rotation failed; will retry");
                 }
                 if let Err(e) = end_expired_sessions(&state).await {
                     tracing::warn!(error = %e, "ending expired sessions failed; will retry");
@@ -34,6 +39,12 @@ pub async fn run(state: AppState) {
                 }
                 if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
                     tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
+                }
+            }
+            _ = keys.tick() => {
+                let (db, sealer, now) = (&state.db, &state.sealer, state.clock.now());
+                if let Err(e) = crate::crypto::keystore::reload(db, sealer, &state.keyring, now).await {
+                    tracing::warn!(error = %e, "reloading signing keys failed; will retry");
                 }
             }
             _ = mail.tick() => {
@@ -57,6 +68,21 @@ async fn deactivate_idle(state: &AppState) -> Result<(), sea_orm::DbErr> {
             "inactivity pass"
         );
     }
+    Ok(())
+}
+
+/// Scheduled key rotation and retirement (safe on every node at once), then this node's
+/// ring is brought up to date.
+async fn rotate_keys(state: &AppState) -> anyhow::Result<()> {
+    let now = state.clock.now();
+    let txn = crate::store::db::begin_write(&state.db).await?;
+    let (rotated, retired) =
+        crate::crypto::keystore::scheduled(&txn, &state.sealer, now, &state.config).await?;
+    txn.commit().await?;
+    if rotated + retired > 0 {
+        tracing::info!(rotated, retired, "signing keys rotated/retired");
+    }
+    crate::crypto::keystore::reload(&state.db, &state.sealer, &state.keyring, now).await?;
     Ok(())
 }
 

@@ -106,7 +106,7 @@ impl Application {
             tokens: secrets.tokens,
             sealer: secrets.sealer,
             secrets: Arc::new(secrets.keys),
-            keyring,
+            keyring: Arc::new(crate::crypto::keyring::LiveKeys::new(keyring)),
             clock,
             db,
             config: Arc::new(config),

@@ -9,9 +9,7 @@ use sea_orm::DatabaseConnection;
 use crate::{
     clock::Clock,
     config::Config,
-    crypto::{
-        keyring::KeyRing, master::DerivedKeys, opaque::TokenHasher, password::PasswordHasher,
-    },
+    crypto::{master::DerivedKeys, opaque::TokenHasher, password::PasswordHasher},
     web::Templates,
 };
 
@@ -19,7 +17,8 @@ use crate::{
 pub struct AppState {
     pub db: DatabaseConnection,
     pub config: Arc<Config>,
-    pub keyring: Arc<KeyRing>,
+    /// The signing keys in use (swapped when keys rotate).
+    pub keyring: Arc<crate::crypto::keyring::LiveKeys>,
     pub secrets: Arc<DerivedKeys>,
     pub tokens: TokenHasher,
     /// At-rest encryption (TOTP seeds, sealed outbox messages).

@@ -10,6 +10,8 @@ pub struct Model {
     pub private_key_sealed: String,
     pub created_at: DateTimeUtc,
     pub retired_at: Option<DateTimeUtc>,
+    pub signs_from: Option<DateTimeUtc>,
+    pub superseded_at: Option<DateTimeUtc>,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]

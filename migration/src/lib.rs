@@ -14,6 +14,7 @@ mod m20261122_000008_mfa;
 mod m20261122_000009_passkeys;
 mod m20261122_000010_account_protection;
 mod m20261123_000011_logout;
+mod m20261123_000012_key_rotation;
 
 pub struct Migrator;
 
@@ -32,6 +33,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000009_passkeys::Migration),
             Box::new(m20261122_000010_account_protection::Migration),
             Box::new(m20261123_000011_logout::Migration),
+            Box::new(m20261123_000012_key_rotation::Migration),
         ]
     }
 }

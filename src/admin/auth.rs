@@ -156,7 +156,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .ok_or_else(unauthenticated)?;
         let at = bearer::validate(
             &state.db,
-            &state.keyring,
+            &state.keyring.ring(),
             state.issuer(),
             &token,
             state.clock.now(),

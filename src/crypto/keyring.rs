@@ -1,8 +1,16 @@
 //! The signing key ring: one active key per algorithm (ES256 by default, RS256 and EdDSA
 //! selectable per client), their verifiers, and the JWKS document precomputed as bytes.
-//! Private keys are stored sealed (see `seal`) and only ever opened in memory.
+//! Private keys are stored sealed (see `seal`) and only ever opened in memory. Every
+//! published key verifies; a key signs only from its `signs_from` time (rotation publishes a
+//! key before it signs). `LiveKeys` holds the current ring and swaps in a rebuilt one when
+//! the stored keys change or a published key's time to sign comes.
 
-use std::{collections::HashMap, sync::Arc};
+use std::{
+    collections::{BTreeSet, HashMap},
+    sync::{Arc, RwLock},
+};
+
+use chrono::{DateTime, Utc};
 
 use bytes::Bytes;
 use josekit::{
@@ -43,6 +51,8 @@ pub struct StoredKey {
     pub alg: Alg,
     pub public_jwk: String,
     pub private_key_sealed: String,
+    /// When it starts signing; None: as soon as it exists.
+    pub signs_from: Option<DateTime<Utc>>,
 }
 
 /// A new key pair for `alg`, sealed for storage.
@@ -70,6 +80,7 @@ pub fn generate(alg: Alg, sealer: &Sealer) -> Result<StoredKey, CryptoError> {
         public_jwk: jwk.to_string(),
         kid,
         alg,
+        signs_from: None,
     })
 }
 
@@ -88,6 +99,8 @@ pub struct KeyRing {
     keys: HashMap<String, LoadedKey>,
     active: HashMap<Alg, String>,
     jwks: Bytes,
+    /// The next time a published key starts signing (the ring must be rebuilt then).
+    next_change: Option<DateTime<Utc>>,
 }
 
 impl std::fmt::Debug for KeyRing {
@@ -99,12 +112,17 @@ impl std::fmt::Debug for KeyRing {
 }
 
 impl KeyRing {
-    /// Opens the stored keys. The newest key of each algorithm signs; all are published.
-    /// `stored` must be ordered oldest first.
-    pub fn load(stored: &[StoredKey], sealer: &Sealer) -> Result<Arc<Self>, CryptoError> {
+    /// Opens the stored keys. All are published; of each algorithm the newest whose
+    /// `signs_from` has come signs. `stored` must be ordered oldest first.
+    pub fn load(
+        stored: &[StoredKey],
+        sealer: &Sealer,
+        now: DateTime<Utc>,
+    ) -> Result<Arc<Self>, CryptoError> {
         let mut keys = HashMap::new();
         let mut active = HashMap::new();
         let mut published = Vec::new();
+        let mut next_change: Option<DateTime<Utc>> = None;
         for k in stored {
             let der = sealer.open(&k.private_key_sealed, &aad(&k.kid))?;
             let jwk = Jwk::from_bytes(k.public_jwk.as_bytes())?;
@@ -122,7 +140,14 @@ impl KeyRing {
                     Box::new(EdDSA.verifier_from_jwk(&jwk)?),
                 ),
             };
-            active.insert(k.alg, k.kid.clone());
+            match k.signs_from {
+                Some(t) if t > now => {
+                    next_change = Some(next_change.map_or(t, |n| n.min(t)));
+                }
+                _ => {
+                    active.insert(k.alg, k.kid.clone());
+                }
+            }
             published.push(serde_json::Value::Object(jwk.as_ref().clone()));
             keys.insert(
                 k.kid.clone(),
@@ -147,7 +172,18 @@ impl KeyRing {
             keys,
             active,
             jwks: Bytes::from(jwks),
+            next_change,
         }))
+    }
+
+    /// The key ids in this ring.
+    pub fn kids(&self) -> BTreeSet<&str> {
+        self.keys.keys().map(String::as_str).collect()
+    }
+
+    /// The signing key id for `alg`.
+    pub fn active_kid(&self, alg: Alg) -> Option<&str> {
+        self.active.get(&alg).map(String::as_str)
     }
 
     /// The JWKS document (RFC 7517 §5), serialised once.
@@ -165,5 +201,41 @@ impl KeyRing {
     /// The verifier for a key id, with the algorithm it is bound to.
     pub fn verifier(&self, kid: &str) -> Option<(Alg, &dyn JwsVerifier)> {
         self.keys.get(kid).map(|k| (k.alg, k.verifier.as_ref()))
+    }
+}
+
+/// The key ring in use, shared by every request, replaced whole when keys change.
+#[derive(Debug)]
+pub struct LiveKeys {
+    ring: RwLock<Arc<KeyRing>>,
+}
+
+impl LiveKeys {
+    pub fn new(ring: Arc<KeyRing>) -> Self {
+        Self {
+            ring: RwLock::new(ring),
+        }
+    }
+
+    /// The current ring (a cheap `Arc` clone; hold it for one request).
+    pub fn ring(&self) -> Arc<KeyRing> {
+        self.ring
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// Whether the ring must be rebuilt: other stored keys than the ring holds, or a
+    /// published key's time to sign has come.
+    pub fn is_stale(&self, stored_kids: &BTreeSet<&str>, now: DateTime<Utc>) -> bool {
+        let ring = self.ring();
+        ring.kids() != *stored_kids || ring.next_change.is_some_and(|t| t <= now)
+    }
+
+    pub fn replace(&self, ring: Arc<KeyRing>) {
+        *self
+            .ring
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = ring;
     }
 }

@@ -220,7 +220,7 @@ async fn send(
 ) -> Result<(), Failure> {
     let now = state.clock.now();
     let token = logout_token(
-        &state.keyring,
+        &state.keyring.ring(),
         state.issuer(),
         client,
         &d.account_id,

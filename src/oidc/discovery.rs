@@ -76,7 +76,7 @@ pub async fn discovery_get(State(state): State<AppState>) -> Response {
 }
 
 pub async fn jwks_get(State(state): State<AppState>) -> Response {
-    let mut r = public_json(state.keyring.jwks());
+    let mut r = public_json(state.keyring.ring().jwks());
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),

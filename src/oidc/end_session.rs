@@ -61,7 +61,7 @@ struct Hint {
 
 /// An ID token we issued; expired ones are fine here (that is the common case at logout).
 fn parse_hint(state: &AppState, token: &str) -> Option<Hint> {
-    let v = jwt::verify(&state.keyring, token).ok()?;
+    let v = jwt::verify(&state.keyring.ring(), token).ok()?;
     if v.typ.as_deref().is_some_and(|t| t != "JWT") || v.str_claim("iss") != Some(state.issuer()) {
         return None;
     }

@@ -79,7 +79,7 @@ pub struct AuthFacts<'a> {
 }
 
 pub struct Minter<'a> {
-    pub ring: &'a KeyRing,
+    pub ring: std::sync::Arc<KeyRing>,
     pub issuer: &'a str,
     pub cfg: &'a Tokens,
 }
@@ -136,7 +136,7 @@ impl Minter<'_> {
             a.insert_into(&mut c);
         }
         Ok((
-            jwt::sign(self.ring, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, c)?,
+            jwt::sign(&self.ring, ACCESS_TOKEN_ALG, ACCESS_TOKEN_TYP, c)?,
             ttl,
         ))
     }
@@ -179,7 +179,7 @@ impl Minter<'_> {
             "at_hash".into(),
             Value::String(left_half_hash(alg, access_token)),
         );
-        jwt::sign(self.ring, alg, "JWT", c)
+        jwt::sign(&self.ring, alg, "JWT", c)
     }
 }
 

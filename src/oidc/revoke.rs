@@ -74,7 +74,7 @@ async fn revoke(
             )
             .await?;
         }
-    } else if let Some(at) = bearer::parse(&state.keyring, state.issuer(), token, now) {
+    } else if let Some(at) = bearer::parse(&state.keyring.ring(), state.issuer(), token, now) {
         if at.client_id != client.client_id {
             return Err(not_yours());
         }

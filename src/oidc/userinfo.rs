@@ -97,7 +97,7 @@ fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
 
 async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
     let now = state.clock.now();
-    let at = bearer::validate(&state.db, &state.keyring, state.issuer(), token, now)
+    let at = bearer::validate(&state.db, &state.keyring.ring(), state.issuer(), token, now)
         .await?
         .ok_or_else(|| {
             OAuthError::invalid_token("the access token is invalid, expired or revoked")

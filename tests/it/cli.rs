@@ -1045,3 +1045,31 @@ async fn serve_writes_json_logs_when_asked() {
     assert_eq!(listening["addr"], format!("127.0.0.1:{port}"));
     child.kill().await.ok();
 }
+
+#[test]
+fn keys_rotate_publishes_a_next_key_and_list_shows_the_states() {
+    let cli = Cli::new();
+    // On a fresh database the first keys (one per algorithm) are made, then ES256 rotated.
+    let out = cli.run(&["keys", "rotate", "--alg", "ES256"], None);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let line = stdout(&out);
+    assert!(line.starts_with("ES256"), "{line}");
+    assert!(line.contains("signs from"), "{line}");
+    let list = stdout(&cli.run(&["keys", "list"], None));
+    let signing = list.lines().filter(|l| l.contains(" signing ")).count();
+    assert_eq!(signing, 3, "{list}");
+    let es: Vec<_> = list.lines().filter(|l| l.contains(" ES256 ")).collect();
+    assert_eq!(es.len(), 2, "{list}");
+    assert!(
+        es[0].contains(" signing "),
+        "the old key signs until the new one's time: {list}"
+    );
+    assert!(es[1].contains(" next "), "{list}");
+    let bad = cli.run(&["keys", "rotate", "--alg", "HS256"], None);
+    assert!(!bad.status.success());
+    assert!(
+        stderr(&bad).contains("invalid value 'HS256'"),
+        "{}",
+        stderr(&bad)
+    );
+}

@@ -19,6 +19,7 @@ mod cli;
 mod discovery;
 mod helpdesk;
 mod inactivity;
+mod keys;
 mod login;
 mod logout;
 mod mail;

@@ -86,8 +86,12 @@ async fn authorize(
         },
         None => None,
     };
-    let request = match request::validate(&params, client.as_ref(), &state.keyring, state.issuer())
-    {
+    let request = match request::validate(
+        &params,
+        client.as_ref(),
+        &state.keyring.ring(),
+        state.issuer(),
+    ) {
         Ok(r) => r,
         Err(AuthorizeError::Render(e)) => return render_error(e),
         Err(AuthorizeError::Redirect {

@@ -66,7 +66,7 @@ pub fn parse_form(headers: &HeaderMap, body: &[u8]) -> Result<Params, OAuthError
 
 pub fn minter(state: &AppState) -> Minter<'_> {
     Minter {
-        ring: &state.keyring,
+        ring: state.keyring.ring(),
         issuer: state.issuer(),
         cfg: &state.config.tokens,
     }
