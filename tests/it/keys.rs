@@ -26,16 +26,7 @@ fn kid(jwt: &str) -> String {
 }
 
 async fn jwks_kids(app: &TestApp) -> Vec<String> {
-    let v: serde_json::Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    v["keys"]
+    app.jwks().await["keys"]
         .as_array()
         .unwrap()
         .iter()

@@ -121,16 +121,7 @@ async fn refreshed(
 
 /// The provider's signing keys, as a relying party fetches them.
 async fn jwks(app: &TestApp) -> Vec<josekit::jwk::Jwk> {
-    let v: serde_json::Value = app
-        .http
-        .get(app.url("/jwks"))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    crate::demo_rp::to_jose_keys(&v).unwrap()
+    crate::demo_rp::to_jose_keys(&app.jwks().await).unwrap()
 }
 
 fn unix_now(app: &TestApp) -> i64 {

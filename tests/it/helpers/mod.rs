@@ -448,6 +448,13 @@ impl TestApp {
             .expect("request")
     }
 
+    /// The JWKS document, fetched as a relying party would.
+    pub async fn jwks(&self) -> serde_json::Value {
+        let r = self.http.get(self.url("/jwks")).send().await.expect("jwks");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.expect("jwks json")
+    }
+
     /// Rows in a table (to prove that a bad request wrote nothing).
     pub async fn count(&self, table: &str) -> i64 {
         let db = &self.state.db;
