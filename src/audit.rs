@@ -164,6 +164,7 @@ pub async fn record(
     target: Option<&str>,
     detail: serde_json::Value,
 ) -> Result<(), DbErr> {
+    crate::metrics::count_audit_event(event);
     store::audit::insert(
         c,
         entity::audit_event::Model {

@@ -21,6 +21,7 @@ pub struct Config {
     pub issuer: Issuer,
     pub database_url: String,
     pub database_max_connections: u32,
+    pub database_acquire_timeout_secs: u64,
     pub data_dir: PathBuf,
     pub log: String,
     pub log_format: LogFormat,
@@ -39,6 +40,7 @@ pub struct Config {
     pub logout: Logout,
     pub keys: Keys,
     pub http: Http,
+    pub metrics: Metrics,
     pub mail: Mail,
 }
 
@@ -254,11 +256,22 @@ pub struct Logout {
     pub logout_token_ttl_secs: i64,
 }
 
+/// The Prometheus endpoint.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Metrics {
+    /// Serve `/metrics` at all.
+    pub enabled: bool,
+    /// When set, a scrape must send `Authorization: Bearer <token>`.
+    pub bearer_token: SecretString,
+}
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Http {
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    pub max_header_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (exact addresses). From any other
     /// peer the header is ignored: the peer address is the client.
     #[serde(default)]

@@ -37,6 +37,22 @@ impl IntoResponse for AppError {
                 title: "Page not found".into(),
                 message: "There is nothing at this address.".into(),
             },
+            AppError::Internal(e) if crate::store::db::is_unavailable_in(&e) => {
+                tracing::error!(error = %e, "database unavailable");
+                let mut r = ErrorPage {
+                    status: StatusCode::SERVICE_UNAVAILABLE,
+                    title: "This service is temporarily unavailable".into(),
+                    message: "We cannot reach our records right now. Nothing you entered was saved. Please try again in a few moments.".into(),
+                }
+                .into_response();
+                r.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from_static(crate::oidc::error::RETRY_AFTER_SECS),
+                );
+                r.extensions_mut()
+                    .insert(crate::metrics::DatabaseUnavailable);
+                return r;
+            }
             AppError::Internal(e) => {
                 tracing::error!(error = %e, "internal error");
                 ErrorPage {

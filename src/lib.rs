@@ -16,6 +16,7 @@ pub mod demo;
 pub mod error;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod oidc;
 pub mod startup;
 pub mod state;

@@ -73,9 +73,12 @@ impl Application {
                 "generated a new master key; back it up, and in production set secrets.master_key instead"
             );
         }
-        let db =
-            store::db::connect_and_migrate(&config.database_url, config.database_max_connections)
-                .await?;
+        let db = store::db::connect_and_migrate(
+            &config.database_url,
+            config.database_max_connections,
+            Duration::from_secs(config.database_acquire_timeout_secs),
+        )
+        .await?;
         let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
         let templates = Arc::new(Templates::new()?);
         let passkeys =
@@ -92,6 +95,7 @@ impl Application {
             clock.clone(),
         )?);
         let state = AppState {
+            metrics: Arc::default(),
             throttle,
             backchannel: Arc::new(crate::oidc::backchannel::Backchannel::new(&config.logout)?),
             passkeys,
@@ -136,8 +140,15 @@ impl Application {
         self,
         shutdown: impl std::future::Future<Output = ()> + Send + 'static,
     ) -> std::io::Result<()> {
-        let jobs = tokio::spawn(crate::jobs::run(self.state.clone()));
-        let logouts = tokio::spawn(crate::oidc::backchannel::run(self.state.clone()));
+        let metrics = self.state.metrics.clone();
+        let jobs = tokio::spawn(crate::metrics::scoped(
+            metrics.clone(),
+            crate::jobs::run(self.state.clone()),
+        ));
+        let logouts = tokio::spawn(crate::metrics::scoped(
+            metrics,
+            crate::oidc::backchannel::run(self.state.clone()),
+        ));
         let served = axum::serve(
             self.listener,
             self.router
@@ -166,6 +177,7 @@ pub fn router(state: AppState) -> Router {
         .route(endpoints::HOME, get(accounts::home::home_get))
         .merge(web::assets::routes())
         .merge(web::health::routes())
+        .merge(web::telemetry::routes())
         .fallback(|| async { crate::error::AppError::NotFound })
         .layer(middleware::from_fn_with_state(
             state.clone(),
@@ -184,7 +196,15 @@ pub fn router(state: AppState) -> Router {
             state.clone(),
             web::headers::security_headers,
         ))
-        .layer(middleware::from_fn(web::context::assign_request_id))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::telemetry::limit_headers,
+        ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            web::telemetry::record,
+        ))
+        .layer(middleware::from_fn(web::telemetry::assign_request_id))
         .with_state(state)
 }
 

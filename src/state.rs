@@ -35,6 +35,8 @@ pub struct AppState {
     pub backchannel: Arc<crate::oidc::backchannel::Backchannel>,
     /// The discovery document, serialised once at start-up.
     pub discovery: Bytes,
+    /// This node's Prometheus metrics.
+    pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {

@@ -113,6 +113,14 @@ impl IntoResponse for ApiError {
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),
         );
+        if self.status == StatusCode::SERVICE_UNAVAILABLE {
+            r.headers_mut().insert(
+                header::RETRY_AFTER,
+                header::HeaderValue::from_static(crate::oidc::error::RETRY_AFTER_SECS),
+            );
+            r.extensions_mut()
+                .insert(crate::metrics::DatabaseUnavailable);
+        }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(
                 header::WWW_AUTHENTICATE,
@@ -125,6 +133,14 @@ impl IntoResponse for ApiError {
 
 impl From<sea_orm::DbErr> for ApiError {
     fn from(e: sea_orm::DbErr) -> Self {
+        if crate::store::db::is_unavailable(&e) {
+            tracing::error!(error = %e, "admin api: database unavailable");
+            return Self::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                "the database cannot be reached; try again shortly",
+            );
+        }
         ApiError::internal(e)
     }
 }

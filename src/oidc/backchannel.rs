@@ -120,7 +120,10 @@ pub async fn deliver_due(state: &AppState) -> Result<usize, sea_orm::DbErr> {
     for d in store::logout::due(&state.db, now, BATCH).await? {
         if store::logout::claim(&state.db, &d, now + lease).await? {
             let state = state.clone();
-            attempts.spawn(async move { attempt(&state, d).await });
+            let metrics = state.metrics.clone();
+            attempts.spawn(crate::metrics::scoped(metrics, async move {
+                attempt(&state, d).await
+            }));
         }
     }
     let n = attempts.len();
@@ -153,13 +156,16 @@ async fn attempt(
         )),
     };
     let now = state.clock.now();
+    let outcome = |o: &'static str| state.metrics.count_backchannel(o);
     let error = match result {
         Ok(()) => {
+            outcome("delivered");
             tracing::debug!(client_id = %d.client_id, "back-channel logout delivered");
             return store::logout::mark_delivered(&state.db, &d.id, now).await;
         }
         Err(Failure::Retry(e)) => e,
         Err(Failure::Permanent(e)) => {
+            outcome("given_up");
             return give_up(state, &d, &e, now).await;
         }
     };
@@ -170,10 +176,14 @@ async fn attempt(
         now,
     ) {
         Some(next) => {
+            outcome("retry");
             tracing::info!(client_id = %d.client_id, error = %error, "back-channel logout failed; will retry");
             store::logout::mark_failed(&state.db, &d.id, &error, now, Some(next)).await
         }
-        None => give_up(state, &d, &error, now).await,
+        None => {
+            outcome("given_up");
+            give_up(state, &d, &error, now).await
+        }
     }
 }
 

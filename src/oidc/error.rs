@@ -86,11 +86,22 @@ impl OAuthError {
     pub fn invalid_token(d: impl Into<Cow<'static, str>>) -> Self {
         Self::new(ErrorCode::InvalidToken, d)
     }
+    /// An internal failure: 500 `server_error`, or 503 `temporarily_unavailable` when the
+    /// cause is that the database cannot be reached (RFC 6749 §4.1.2.1 names the code; a
+    /// client may simply retry).
     pub fn server_error(source: impl Into<anyhow::Error>) -> Self {
+        let source = source.into();
+        if crate::store::db::is_unavailable_in(&source) {
+            return Self {
+                code: ErrorCode::TemporarilyUnavailable,
+                description: "the service is temporarily unavailable; try again shortly".into(),
+                source: Some(source),
+            };
+        }
         Self {
             code: ErrorCode::ServerError,
             description: "the server could not complete the request".into(),
-            source: Some(source.into()),
+            source: Some(source),
         }
     }
 
@@ -116,6 +127,9 @@ impl From<crate::crypto::CryptoError> for OAuthError {
         Self::server_error(e)
     }
 }
+
+/// What a 503 tells clients to wait before retrying (RFC 9110 §10.2.3).
+pub const RETRY_AFTER_SECS: &str = "5";
 
 #[derive(Serialize)]
 struct Body<'a> {
@@ -159,6 +173,14 @@ impl IntoResponse for OAuthError {
         };
         if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(header::WWW_AUTHENTICATE, c);
+        }
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            h.insert(
+                header::RETRY_AFTER,
+                HeaderValue::from_static(RETRY_AFTER_SECS),
+            );
+            resp.extensions_mut()
+                .insert(crate::metrics::DatabaseUnavailable);
         }
         resp
     }

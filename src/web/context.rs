@@ -1,28 +1,15 @@
-//! Who is asking: assigns the request id (also shown on error pages) and extracts the
+//! Who is asking: the request id (assigned in `web::telemetry`, also shown on error pages) and the
 //! `RequestContext` (request id, client IP, user agent) that domain code records.
 
 use std::net::{IpAddr, SocketAddr};
 
 use axum::{
-    extract::{ConnectInfo, FromRequestParts, Request},
-    http::{HeaderMap, HeaderValue, header, request::Parts},
-    middleware::Next,
-    response::Response,
+    extract::{ConnectInfo, FromRequestParts},
+    http::{HeaderMap, header, request::Parts},
 };
 
 #[derive(Clone, Debug)]
 pub struct RequestId(pub String);
-
-/// Gives every request an id (kept in extensions and echoed as `x-request-id`).
-pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
-    let id = crate::crypto::opaque::generate()[..12].to_owned();
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
-}
 
 pub use crate::audit::RequestContext;
 use crate::state::AppState;
@@ -88,6 +75,7 @@ impl FromRequestParts<AppState> for RequestContext {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::HeaderValue;
 
     #[test]
     fn forwarded_for_is_believed_only_from_trusted_proxies() {

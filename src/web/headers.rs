@@ -79,6 +79,9 @@ pub async fn render_error_pages(
                     r.headers_mut().append(k, v);
                 }
             }
+            // Markers for the outer layers (e.g. `metrics::DatabaseUnavailable`).
+            parts.extensions.remove::<ErrorPage>();
+            r.extensions_mut().extend(parts.extensions);
             r
         }
         Err(_) => {

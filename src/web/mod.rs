@@ -9,6 +9,7 @@ pub mod form;
 pub mod headers;
 pub mod health;
 pub mod params;
+pub mod telemetry;
 pub mod templates;
 pub mod text;
 pub mod throttle;

@@ -109,16 +109,24 @@ impl Templates {
 pub struct Page {
     pub status: StatusCode,
     pub html: String,
+    /// This response's CSP nonce: only `<script nonce=…>` elements carrying it run, so
+    /// markup injected into a page cannot load a script, not even one of ours.
+    pub nonce: String,
     pub form_targets: Vec<String>,
     /// Origins this page may load in frames (front-channel logout only).
     pub frame_targets: Vec<String>,
 }
 
 impl Page {
+    /// Renders `name` with `ctx` plus `csp_nonce`, fresh for this response (CSP3 §7.1:
+    /// a nonce must be unguessable and never reused).
     pub fn render(t: &Templates, name: &str, ctx: Value) -> Result<Self, AppError> {
+        let nonce = crate::crypto::opaque::generate()[..22].to_owned();
+        let ctx = minijinja::context! { csp_nonce => nonce.clone(), ..ctx };
         Ok(Self {
             status: StatusCode::OK,
             html: t.render(name, ctx).map_err(anyhow::Error::from)?,
+            nonce,
             form_targets: Vec::new(),
             frame_targets: Vec::new(),
         })
@@ -148,9 +156,10 @@ fn origin(url: &str) -> Option<String> {
     (o != "null").then_some(o)
 }
 
-/// The Content-Security-Policy of every HTML page: nothing from other sites, no inline
-/// script or style, no framing (clickjacking), no `<base>` tricks.
-pub fn page_csp(form_targets: &[String], frame_targets: &[String]) -> String {
+/// The Content-Security-Policy of every HTML page: scripts only with this response's
+/// nonce (our own files, never inline code), nothing from other sites, no inline style, no
+/// framing (clickjacking), no `<base>` tricks.
+pub fn page_csp(nonce: &str, form_targets: &[String], frame_targets: &[String]) -> String {
     let mut targets: Cow<'static, str> = "'self'".into();
     for t in form_targets {
         targets = format!("{targets} {t}").into();
@@ -161,7 +170,7 @@ pub fn page_csp(form_targets: &[String], frame_targets: &[String]) -> String {
         format!(" frame-src {};", frame_targets.join(" "))
     };
     format!(
-        "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+        "default-src 'none'; script-src 'nonce-{nonce}'; style-src 'self'; img-src 'self' data:; \
          connect-src 'self'; form-action {targets};{frames} frame-ancestors 'none'; base-uri 'none'"
     )
 }
@@ -170,7 +179,11 @@ impl IntoResponse for Page {
     fn into_response(self) -> Response {
         let mut r = (self.status, Html(self.html)).into_response();
         let h = r.headers_mut();
-        if let Ok(v) = HeaderValue::from_str(&page_csp(&self.form_targets, &self.frame_targets)) {
+        if let Ok(v) = HeaderValue::from_str(&page_csp(
+            &self.nonce,
+            &self.form_targets,
+            &self.frame_targets,
+        )) {
             h.insert(header::CONTENT_SECURITY_POLICY, v);
         }
         // Pages carry CSRF tokens and personal data: never cache them.
@@ -223,11 +236,12 @@ mod tests {
 
     #[test]
     fn csp_adds_form_targets() {
-        let csp = page_csp(&["https://app.example".into()], &[]);
+        let csp = page_csp("n0nce", &["https://app.example".into()], &[]);
+        assert!(csp.contains("script-src 'nonce-n0nce';"));
         assert!(csp.contains("form-action 'self' https://app.example;"));
         assert!(csp.contains("frame-ancestors 'none'"));
         assert!(!csp.contains("frame-src"));
-        let csp = page_csp(&[], &["https://rp.example".into()]);
+        let csp = page_csp("n0nce", &[], &["https://rp.example".into()]);
         assert!(csp.contains(" frame-src https://rp.example;"));
     }
 }

@@ -1073,3 +1073,122 @@ fn keys_rotate_publishes_a_next_key_and_list_shows_the_states() {
         stderr(&bad)
     );
 }
+
+/// Reads `serve`'s JSON log lines until one satisfies `want`; panics after 30 s.
+async fn log_line_where(
+    lines: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>,
+    want: impl Fn(&serde_json::Value) -> bool,
+) -> serde_json::Value {
+    let mut seen = Vec::new();
+    loop {
+        let Ok(Ok(Some(l))) =
+            tokio::time::timeout(std::time::Duration::from_secs(30), lines.next_line()).await
+        else {
+            panic!("no such log line in {seen:?}");
+        };
+        let Ok(v) = serde_json::from_str::<serde_json::Value>(&l) else {
+            continue; // the plain guidance for the operator, not a log line
+        };
+        if want(&v) {
+            return v;
+        }
+        seen.push(v);
+    }
+}
+
+async fn wait_until_up(port: u16) {
+    for _ in 0..100 {
+        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_ok()
+        {
+            return;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    panic!("serve did not start on {port}");
+}
+
+#[tokio::test]
+async fn log_lines_of_a_request_carry_its_request_id() {
+    let cli = Cli::new();
+    let port = free_port();
+    let mut child = serve(
+        &cli,
+        port,
+        &[],
+        &[
+            ("ALLY_IDP_LOG_FORMAT", "json"),
+            ("ALLY_IDP_LOG", "info,ally_idp=debug"),
+        ],
+    );
+    use tokio::io::AsyncBufReadExt;
+    let mut lines = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    log_line_where(&mut lines, |v| v["message"] == "ally-idp listening").await;
+    let r = reqwest::get(format!("http://127.0.0.1:{port}/no/such/page"))
+        .await
+        .unwrap();
+    assert_eq!(r.status(), reqwest::StatusCode::NOT_FOUND);
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert!(
+        r.text().await.unwrap().contains(&id),
+        "the error page quotes it"
+    );
+    let line = log_line_where(&mut lines, |v| v["message"] == "request finished").await;
+    assert_eq!(line["span"]["request_id"], id.as_str(), "{line}");
+    assert_eq!(line["status"], 404);
+    child.kill().await.ok();
+}
+
+#[tokio::test]
+async fn sigterm_finishes_the_request_in_flight_then_exits() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let cli = Cli::new();
+    let port = free_port();
+    let mut child = serve(&cli, port, &[], &[]);
+    wait_until_up(port).await;
+    // A token request whose body is still on its way when the signal comes.
+    let body = "grant_type=client_credentials&client_id=nobody";
+    let mut conn = tokio::net::TcpStream::connect(("127.0.0.1", port))
+        .await
+        .unwrap();
+    let head = format!(
+        "POST /token HTTP/1.1\r\nHost: 127.0.0.1:{port}\r\n\
+         Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\n\r\n",
+        body.len()
+    );
+    conn.write_all(head.as_bytes()).await.unwrap();
+    conn.write_all(&body.as_bytes()[..10]).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let pid = child.id().unwrap().to_string();
+    assert!(
+        Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .unwrap()
+            .success()
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    // Still there, waiting for the request to finish; new connections are refused.
+    assert!(
+        child.try_wait().unwrap().is_none(),
+        "exited with a request in flight"
+    );
+    assert!(
+        tokio::net::TcpStream::connect(("127.0.0.1", port))
+            .await
+            .is_err(),
+        "no new connections once shutting down"
+    );
+    conn.write_all(&body.as_bytes()[10..]).await.unwrap();
+    let mut response = Vec::new();
+    conn.read_to_end(&mut response).await.unwrap();
+    let response = String::from_utf8_lossy(&response);
+    assert!(response.starts_with("HTTP/1.1 401"), "{response}");
+    assert!(response.contains("invalid_client"), "{response}");
+    let status = tokio::time::timeout(std::time::Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits after the last request")
+        .unwrap();
+    assert!(status.success(), "{status:?}");
+}

@@ -22,9 +22,22 @@ async fn login_page(app: &TestApp) -> (String, String) {
         csp.contains("form-action 'self' http://127.0.0.1:9999;"),
         "{csp}"
     );
-    assert!(csp.contains("script-src 'self'"));
     assert_eq!(page.headers()[header::CACHE_CONTROL], "no-store");
-    (url, page.text().await.unwrap())
+    let html = page.text().await.unwrap();
+    // Scripts run only with this response's nonce, and every script tag carries it.
+    let nonce = csp
+        .split("script-src 'nonce-")
+        .nth(1)
+        .and_then(|r| r.split('\'').next())
+        .expect("a script nonce in the CSP");
+    assert!(nonce.len() >= 22, "{csp}");
+    let scripts = html.matches("<script").count();
+    assert!(scripts >= 1);
+    assert_eq!(
+        html.matches(&format!("<script nonce=\"{nonce}\"")).count(),
+        scripts
+    );
+    (url, html)
 }
 
 async fn setup() -> TestApp {
@@ -69,6 +82,14 @@ async fn wrong_password_and_unknown_user_look_the_same() {
         );
         assert!(html.contains(r#"role="alert""#), "errors are announced");
         // Only the user ID the person typed differs.
+        // (and the per-response script nonce).
+        let nonce = html
+            .split("<script nonce=\"")
+            .nth(1)
+            .and_then(|r| r.split('"').next())
+            .unwrap_or("none")
+            .to_owned();
+        let html = html.replace(&nonce, "NONCE");
         bodies.push(
             html.replace(user, "USER")
                 .lines()

@@ -31,6 +31,7 @@ mod questions;
 mod recovery;
 mod register;
 mod rp_flow;
+mod scale_out;
 mod sso;
 mod tokens;
 mod user_requests;

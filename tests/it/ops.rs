@@ -59,3 +59,187 @@ async fn hsts_only_when_the_issuer_is_https() {
         "max-age=63072000; includeSubDomains"
     );
 }
+
+/// The value of one series in an OpenMetrics exposition (0 when absent).
+fn series(text: &str, name_and_labels: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name_and_labels)?.strip_prefix(' '))
+        .map_or(0.0, |v| v.trim().parse().unwrap())
+}
+
+async fn scrape(app: &TestApp) -> String {
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(
+        r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("application/openmetrics-text")
+    );
+    r.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn metrics_count_requests_tokens_sign_ins_and_lockouts() {
+    use crate::helpers::{ClientSpec, PASSWORD};
+    let app = TestApp::spawn().await;
+    let secret = app
+        .add_client(ClientSpec {
+            grant_types: vec![ally_idp::access::clients::GrantType::ClientCredentials],
+            ..ClientSpec::confidential("svc")
+        })
+        .await
+        .unwrap();
+    app.add_user("alice").await;
+    let before = scrape(&app).await;
+    let tokens = r#"ally_tokens_issued_total{grant_type="client_credentials"}"#;
+    let token_200 = r#"ally_http_requests_total{method="POST",route="/token",status="200"}"#;
+    let token_401 = r#"ally_http_requests_total{method="POST",route="/token",status="401"}"#;
+    let failed = r#"ally_sign_ins_total{outcome="failed"}"#;
+    let succeeded = r#"ally_sign_ins_total{outcome="succeeded"}"#;
+    let lockouts = "ally_lockouts_total";
+
+    for _ in 0..3 {
+        let r = app
+            .post_as(
+                "/token",
+                "svc",
+                &secret,
+                &[("grant_type", "client_credentials")],
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::OK);
+    }
+    let r = app
+        .post_as(
+            "/token",
+            "svc",
+            "wrong",
+            &[("grant_type", "client_credentials")],
+        )
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app.submit_login("/login", "alice", PASSWORD).await;
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    let max = app.state.config.lockout.max_failures;
+    for _ in 0..max {
+        app.submit_login("/login", "alice", "not the password")
+            .await;
+    }
+
+    let after = scrape(&app).await;
+    let delta = |name: &str| series(&after, name) - series(&before, name);
+    assert_eq!(delta(tokens), 3.0, "{after}");
+    assert_eq!(delta(token_200), 3.0);
+    assert_eq!(delta(token_401), 1.0);
+    // A failed client authentication issues nothing.
+    assert_eq!(delta(succeeded), 1.0);
+    assert_eq!(delta(failed), f64::from(max));
+    assert_eq!(delta(lockouts), 1.0);
+    // Latency histograms by route pattern (never the raw path).
+    assert!(after.contains(
+        r#"ally_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/token"}"#
+    ));
+    let r = app
+        .http
+        .get(app.url("/no/such/thing/42"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    let text = scrape(&app).await;
+    assert!(
+        !text.contains("/no/such/thing"),
+        "raw paths never become labels"
+    );
+    assert!(text.contains(r#"route="unmatched""#));
+    assert!(text.contains("process_resident_memory_bytes "));
+    assert!(text.ends_with("# EOF\n"));
+}
+
+#[tokio::test]
+async fn metrics_can_require_a_bearer_token_or_be_off() {
+    let app = TestApp::spawn_with(|c| {
+        c.metrics.bearer_token = secrecy::SecretString::from("scrape-me-0123456789");
+    })
+    .await;
+    let r = app.http.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert!(r.headers().contains_key("www-authenticate"));
+    let r = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me-wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = app
+        .http
+        .get(app.url("/metrics"))
+        .bearer_auth("scrape-me-0123456789")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let off = TestApp::spawn_with(|c| c.metrics.enabled = false).await;
+    let r = off.http.get(off.url("/metrics")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn oversized_headers_get_431_before_any_handler() {
+    let app = TestApp::spawn().await;
+    let big = "a".repeat(app.state.config.http.max_header_bytes);
+    let r = app
+        .http
+        .get(app.url("/login"))
+        .header("cookie", format!("x={big}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    // Just under the limit is fine.
+    let r = app
+        .http
+        .get(app.url("/login"))
+        .header("x-note", "a".repeat(1024))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+#[tokio::test]
+async fn every_page_gets_a_fresh_script_nonce() {
+    let app = TestApp::spawn().await;
+    let nonce = |csp: &str| {
+        csp.split("script-src 'nonce-")
+            .nth(1)
+            .and_then(|r| r.split('\'').next())
+            .map(str::to_owned)
+            .expect("nonce")
+    };
+    let mut seen = std::collections::HashSet::new();
+    for _ in 0..3 {
+        let r = app.http.get(app.url("/login")).send().await.unwrap();
+        let csp = r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert!(!csp.contains("'unsafe-inline'") && !csp.contains("script-src 'self'"));
+        assert!(csp.contains("frame-ancestors 'none'"));
+        let n = nonce(&csp);
+        let html = r.text().await.unwrap();
+        assert!(html.contains(&format!(r#"<script nonce="{n}" src="/static/login.js">"#)));
+        assert!(seen.insert(n), "a nonce is never reused");
+    }
+    // JSON and other non-page responses allow nothing at all.
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert!(
+        r.headers()["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .starts_with("default-src 'none'")
+    );
+}

@@ -520,7 +520,8 @@ async fn front_channel_logout_loads_each_app_then_continues() {
         r#"id="continue" class="button primary" href="{}?state=s1""#,
         post_logout_uri("portal")
     )));
-    assert!(html.contains(r#"<script src="/static/logout.js" defer>"#));
+    assert!(html.contains(r#"<script nonce=""#));
+    assert!(html.contains(r#"src="/static/logout.js" defer></script>"#));
     assert!(!has_session(&app, "portal").await);
 }
 

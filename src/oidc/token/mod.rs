@@ -95,13 +95,21 @@ async fn token(
             "this application may not use this grant type",
         ));
     }
-    match grant_type {
+    let issued = match grant_type {
         GrantType::AuthorizationCode => {
             authorization_code::exchange(state, ctx, &client, &params).await
         }
         GrantType::RefreshToken => refresh_token::exchange(state, ctx, &client, &params).await,
         GrantType::ClientCredentials => client_credentials::exchange(state, &client, &params),
-    }
+    }?;
+    state
+        .metrics
+        .tokens_issued
+        .get_or_create(&crate::metrics::GrantLabels {
+            grant_type: grant_type.as_str(),
+        })
+        .inc();
+    Ok(issued)
 }
 
 /// Mints what a token family buys at this moment: an access token for `access_scope`, a

@@ -30,6 +30,9 @@ pub const PASSWORD: &str = "correct horse battery staple";
 
 pub struct TestApp {
     pub issuer: String,
+    /// Where this node listens: the issuer, except for a peer node (`spawn_peer`), which
+    /// serves the same issuer from an address of its own, as behind a load balancer.
+    pub base: String,
     /// Stops the server (on its own runtime thread) and waits for it.
     server: Option<(
         tokio::sync::oneshot::Sender<()>,
@@ -133,22 +136,47 @@ fn pg_execute(base: &str, sql: String) -> Result<(), String> {
     .map_err(|_| "thread panicked".to_owned())?
 }
 
+/// The PostgreSQL server for tests that need one whatever the suite runs on (several nodes
+/// sharing a database, a database that goes away): ALLY_IDP_TEST_DATABASE_URL when it names
+/// PostgreSQL, else the local server CI and this machine run.
+pub fn postgres_url() -> String {
+    std::env::var("ALLY_IDP_TEST_DATABASE_URL")
+        .ok()
+        .filter(|u| u.starts_with("postgres"))
+        .unwrap_or_else(|| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
 impl TestDb {
     pub fn new(dir: &std::path::Path) -> Self {
         match std::env::var("ALLY_IDP_TEST_DATABASE_URL") {
-            Ok(base) if base.starts_with("postgres") => {
-                let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
-                pg_execute(&base, format!("CREATE SCHEMA {schema}")).expect("create test schema");
-                let sep = if base.contains('?') { '&' } else { '?' };
-                Self {
-                    url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
-                    pg: Some((base, schema)),
-                }
-            }
+            Ok(base) if base.starts_with("postgres") => Self::postgres_at(base),
             _ => Self {
                 url: format!("sqlite://{}?mode=rwc", dir.join("test.db").display()),
                 pg: None,
             },
+        }
+    }
+
+    /// A fresh schema on the PostgreSQL of `postgres_url()`.
+    pub fn postgres() -> Self {
+        Self::postgres_at(postgres_url())
+    }
+
+    fn postgres_at(base: String) -> Self {
+        let schema = format!("t_{}", uuid::Uuid::new_v4().simple());
+        pg_execute(&base, format!("CREATE SCHEMA {schema}")).expect("create test schema");
+        let sep = if base.contains('?') { '&' } else { '?' };
+        Self {
+            url: format!("{base}{sep}options=-c%20search_path%3D{schema}"),
+            pg: Some((base, schema)),
+        }
+    }
+
+    /// Someone else's database, used but not owned (not dropped with this value).
+    fn borrowed(url: &str) -> Self {
+        Self {
+            url: url.to_owned(),
+            pg: None,
         }
     }
 }
@@ -177,20 +205,58 @@ impl TestApp {
     }
 
     pub async fn spawn_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = TestDb::new(dir.path());
+        Self::spawn_on(dir, db, tweak).await
+    }
+
+    /// On a fresh PostgreSQL schema, whatever database the suite runs on.
+    pub async fn spawn_postgres_with(tweak: impl FnOnce(&mut Config)) -> Self {
+        Self::spawn_on(
+            tempfile::tempdir().expect("tempdir"),
+            TestDb::postgres(),
+            tweak,
+        )
+        .await
+    }
+
+    /// A second node of this provider: the same database, issuer and master key, its own
+    /// port, process state and background jobs, as another replica behind a load balancer.
+    /// Its `url()` points at its own port; its `browser` is this node's (the same cookies),
+    /// as one person's browser reaches whichever node the balancer picks.
+    pub async fn spawn_peer(&self) -> Self {
+        let issuer = self.issuer.clone();
+        let db = TestDb::borrowed(&self.state.config.database_url);
+        let mut peer = Self::spawn_on(tempfile::tempdir().expect("tempdir"), db, move |c| {
+            c.issuer = ally_idp::config::Issuer::parse(&issuer).expect("issuer");
+        })
+        .await;
+        peer.browser = self.browser.clone();
+        peer
+    }
+
+    async fn spawn_on(dir: tempfile::TempDir, db: TestDb, tweak: impl FnOnce(&mut Config)) -> Self {
         // Server logs go to the test's captured output, shown when a test fails.
         let _ = tracing_subscriber::fmt()
             .with_env_filter("warn,ally_idp=info")
             .with_test_writer()
             .try_init();
-        let dir = tempfile::tempdir().expect("tempdir");
         let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
         listener.set_nonblocking(true).expect("nonblocking");
         let addr = listener.local_addr().expect("addr");
-        let db = TestDb::new(dir.path());
         let mut config = Config::for_tests(addr, &db.url).expect("config");
         config.data_dir = dir.path().to_owned();
         tweak(&mut config);
         let issuer = config.issuer.as_str().to_owned();
+        let own = [
+            format!("http://{addr}"),
+            format!("http://localhost:{}", addr.port()),
+        ];
+        let base = if own.contains(&issuer) {
+            issuer.clone()
+        } else {
+            own[0].clone()
+        };
         let clock = OffsetClock::default();
         // The server runs on a runtime of its own, as in production: the test's runtime can
         // block (in Drop, say) without stalling the server, and requests really run in
@@ -237,6 +303,7 @@ impl TestApp {
         Self {
             server: Some((stop_tx, thread)),
             issuer,
+            base,
             browser: no_redirects().cookie_store(true).build().expect("browser"),
             http: no_redirects().build().expect("http"),
             clock,
@@ -252,7 +319,7 @@ impl TestApp {
     }
 
     pub fn url(&self, path: &str) -> String {
-        format!("{}{path}", self.issuer)
+        format!("{}{path}", self.base)
     }
 
     pub fn advance(&self, secs: i64) {

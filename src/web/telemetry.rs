@@ -1,0 +1,161 @@
+//! What every request passes through on its way in and out: a request id (echoed as
+//! `x-request-id`, shown on error pages, and carried by every log line of the request as
+//! a span field), the header-size limit, and the request metrics; plus the `/metrics`
+//! endpoint that exposes them.
+
+use std::time::Instant;
+
+use axum::{
+    Router,
+    extract::{MatchedPath, Request, State},
+    http::{HeaderMap, HeaderValue, StatusCode, header},
+    middleware::Next,
+    response::{IntoResponse, Response},
+    routing::get,
+};
+use secrecy::ExposeSecret;
+use subtle::ConstantTimeEq;
+use tracing::Instrument;
+
+use crate::{
+    metrics::{self, RouteLabels, RouteStatusLabels},
+    state::AppState,
+    web::context::RequestId,
+};
+
+pub const METRICS: &str = "/metrics";
+
+pub fn routes() -> Router<AppState> {
+    Router::new().route(METRICS, get(metrics_get))
+}
+
+/// Gives the request its id and a `request` span holding it, so log lines written while
+/// the request is handled (at any depth) carry the id an error page shows the person.
+pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
+    let id = crate::crypto::opaque::generate()[..12].to_owned();
+    let span = tracing::info_span!("request", request_id = %id);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let mut resp = next.run(req).instrument(span).await;
+    if let Ok(v) = HeaderValue::from_str(&id) {
+        resp.headers_mut().insert("x-request-id", v);
+    }
+    resp
+}
+
+/// Total size of the header lines as a server reads them (`name: value\r\n`).
+fn header_bytes(h: &HeaderMap) -> usize {
+    h.iter()
+        .map(|(k, v)| k.as_str().len() + v.as_bytes().len() + 4)
+        .sum()
+}
+
+/// RFC 6585 §5: 431 when the header section is larger than `http.max_header_bytes`,
+/// before any handler (or cookie parser) sees it.
+pub async fn limit_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    if header_bytes(req.headers()) > state.config.http.max_header_bytes {
+        return (
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            "request header fields too large",
+        )
+            .into_response();
+    }
+    next.run(req).await
+}
+
+/// Counts the request by method, route pattern and status, and times it to the response
+/// head (bodies here are small and complete).
+pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let m = &state.metrics;
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let method = method_label(req.method());
+    m.in_flight.inc();
+    let started = Instant::now();
+    let resp = metrics::scoped(state.metrics.clone(), next.run(req)).await;
+    let elapsed = started.elapsed().as_secs_f64();
+    m.in_flight.dec();
+    let status = resp.status().as_u16();
+    if resp
+        .extensions()
+        .get::<metrics::DatabaseUnavailable>()
+        .is_some()
+    {
+        m.database_unavailable.inc();
+    }
+    // Inside the request span, so the line carries the request id (an access log at debug
+    // level: at tens of thousands of requests a second it is off by default).
+    tracing::debug!(method, route = %route, status, secs = elapsed, "request finished");
+    m.request_duration
+        .get_or_create(&RouteLabels {
+            method,
+            route: route.clone(),
+        })
+        .observe(elapsed);
+    m.requests
+        .get_or_create(&RouteStatusLabels {
+            method,
+            route,
+            status,
+        })
+        .inc();
+    resp
+}
+
+/// Methods outside the known set share one label, so a client inventing methods cannot
+/// create series.
+fn method_label(m: &axum::http::Method) -> &'static str {
+    use axum::http::Method;
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => "other",
+    }
+}
+
+async fn metrics_get(State(state): State<AppState>, headers: HeaderMap) -> Response {
+    let cfg = &state.config.metrics;
+    if !cfg.enabled {
+        return crate::error::AppError::NotFound.into_response();
+    }
+    let want = cfg.bearer_token.expose_secret();
+    if !want.is_empty() {
+        let given = headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .unwrap_or("");
+        if !bool::from(given.as_bytes().ct_eq(want.as_bytes())) {
+            let mut r = (StatusCode::UNAUTHORIZED, "a bearer token is required").into_response();
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static("Bearer realm=\"ally-idp metrics\""),
+            );
+            return r;
+        }
+    }
+    let mut r = state.metrics.render().into_response();
+    let h = r.headers_mut();
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    r
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn header_bytes_counts_names_values_and_separators() {
+        let mut h = axum::http::HeaderMap::new();
+        h.insert("x-a", axum::http::HeaderValue::from_static("12345"));
+        assert_eq!(super::header_bytes(&h), 3 + 5 + 4);
+    }
+}
