@@ -41,6 +41,7 @@ pub struct Config {
     pub keys: Keys,
     pub http: Http,
     pub metrics: Metrics,
+    pub cache: Cache,
     pub mail: Mail,
 }
 
@@ -254,6 +255,14 @@ pub struct Logout {
     pub backchannel_retry_secs: i64,
     /// Lifetime of a logout token (BCL §2.4 recommends about two minutes).
     pub logout_token_ttl_secs: i64,
+}
+
+/// In-process caches (per node; see `access::client_cache`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Cache {
+    /// How long a node may use a client's configuration before reading it again (0 = off).
+    pub clients_secs: u64,
 }
 
 /// The Prometheus endpoint.

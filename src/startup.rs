@@ -96,6 +96,9 @@ impl Application {
         )?);
         let state = AppState {
             metrics: Arc::default(),
+            clients: Arc::new(crate::access::client_cache::ClientCache::new(
+                config.cache.clients_secs,
+            )),
             throttle,
             backchannel: Arc::new(crate::oidc::backchannel::Backchannel::new(&config.logout)?),
             passkeys,

@@ -35,6 +35,8 @@ pub struct AppState {
     pub backchannel: Arc<crate::oidc::backchannel::Backchannel>,
     /// The discovery document, serialised once at start-up.
     pub discovery: Bytes,
+    /// Client configuration for the protocol endpoints (short-lived, per node).
+    pub clients: Arc<crate::access::client_cache::ClientCache>,
     /// This node's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

@@ -314,6 +314,7 @@ async fn client_patch(
     .await
     .map_err(register_error)?;
     txn.commit().await?;
+    state.clients.invalidate(&id);
     let c = clients::find(&state.db, &id)
         .await
         .map_err(ApiError::internal)?
@@ -340,6 +341,7 @@ async fn client_rotate(
     .await
     .map_err(register_error)?;
     txn.commit().await?;
+    state.clients.invalidate(&id);
     ok(json!({ "client_id": id, "client_secret": secret }))
 }
 

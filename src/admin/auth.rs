@@ -172,6 +172,7 @@ impl FromRequestParts<AppState> for ApiCaller {
             .ok_or_else(unauthenticated)?;
         let at = bearer::validate(
             &state.db,
+            &state.clients,
             &state.keyring.ring(),
             state.issuer(),
             &token,

@@ -384,6 +384,7 @@ async fn client_post(
     match clients::update(&txn, state.clock.now(), &ctx, p.actor(), &id, changes).await {
         Ok(()) => {
             txn.commit().await?;
+            state.clients.invalidate(&id);
             Ok(back(&format!("/admin/clients/{id}"), "saved"))
         }
         Err(clients::RegisterError::UnknownClient) => Err(AppError::NotFound),
@@ -421,6 +422,7 @@ async fn client_secret_post(
     {
         Ok(secret) => {
             txn.commit().await?;
+            state.clients.invalidate(&id);
             let ctx = context! { client_id => id, secret => secret, rotated => true };
             render(
                 &state,

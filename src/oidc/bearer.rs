@@ -49,6 +49,7 @@ pub fn parse(ring: &KeyRing, issuer: &str, token: &str, now: DateTime<Utc>) -> O
 /// A valid, unrevoked access token.
 pub async fn validate(
     c: &impl ConnectionTrait,
+    clients: &crate::access::client_cache::ClientCache,
     ring: &KeyRing,
     issuer: &str,
     token: &str,
@@ -66,10 +67,12 @@ pub async fn validate(
         };
         // The grant is checked on every use, so revoking or expiring it deactivates tokens
         // already out there.
-        let client = match store::clients::find(c, &family.client_id).await? {
-            Some(m) => {
-                crate::access::clients::Client::from_model(m).map_err(sea_orm::DbErr::Custom)?
-            }
+        let client = match clients.get(c, &family.client_id).await.map_err(|e| {
+            // Keep a database error as it is (an outage must stay a 503).
+            e.downcast::<sea_orm::DbErr>()
+                .unwrap_or_else(|e| sea_orm::DbErr::Custom(e.to_string()))
+        })? {
+            Some(client) => client,
             None => return Ok(None),
         };
         if crate::access::grants::roles_for(c, &client, &family.account_id, now)

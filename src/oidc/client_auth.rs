@@ -2,14 +2,13 @@
 //! §2.3.1): `client_secret_basic`, `client_secret_post`, or `none` for public clients.
 //! Secrets are checked by keyed hash in constant time; unknown clients cost the same.
 
+use std::sync::Arc;
+
 use axum::http::{HeaderMap, header};
 use base64::{Engine, engine::general_purpose::STANDARD};
 
 use crate::{
-    access::clients::{self, Client},
-    crypto::opaque::Purpose,
-    oidc::error::OAuthError,
-    state::AppState,
+    access::clients::Client, crypto::opaque::Purpose, oidc::error::OAuthError, state::AppState,
     web::params::Params,
 };
 
@@ -88,24 +87,37 @@ pub async fn authenticate(
     state: &AppState,
     headers: &HeaderMap,
     params: &Params,
-) -> Result<Client, OAuthError> {
+) -> Result<Arc<Client>, OAuthError> {
     let presented = presented(headers, params)?;
     let client_id = match &presented {
         Presented::Secret { client_id, .. } | Presented::Public { client_id } => client_id,
     };
-    let client = clients::find(&state.db, client_id)
+    let client = state
+        .clients
+        .get(&state.db, client_id)
         .await
         .map_err(OAuthError::server_error)?;
-    match (presented, client) {
-        (Presented::Secret { secret, .. }, Some(c)) => {
-            let ok = c
-                .secret_hash
+    let secret_ok = |c: &Client, secret: &str| {
+        !c.public
+            && c.secret_hash
                 .as_deref()
-                .is_some_and(|h| state.tokens.verify(Purpose::ClientSecret, &secret, h));
-            if ok && !c.public {
-                Ok(c)
-            } else {
-                Err(failed())
+                .is_some_and(|h| state.tokens.verify(Purpose::ClientSecret, secret, h))
+    };
+    match (presented, client) {
+        (Presented::Secret { secret, client_id }, Some(c)) => {
+            if secret_ok(&c, &secret) {
+                return Ok(c);
+            }
+            // The cached entry may predate a secret rotation elsewhere: ask the database
+            // before refusing (see `access::client_cache`).
+            let fresh = state
+                .clients
+                .reload(&state.db, &client_id)
+                .await
+                .map_err(OAuthError::server_error)?;
+            match fresh {
+                Some(c) if secret_ok(&c, &secret) => Ok(c),
+                _ => Err(failed()),
             }
         }
         (Presented::Secret { secret, .. }, None) => {

@@ -724,6 +724,19 @@ async fn admin_api_with_a_service_client() {
             .status(),
         StatusCode::NOT_FOUND
     );
+    // The old secret works (and is now cached by this node) until the rotation...
+    let introspect_as = |secret: String| {
+        let app = &app;
+        async move {
+            app.post_as("/introspect", "smartcash", &secret, &[("token", "x")])
+                .await
+        }
+    };
+    let old_secret = created["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(
+        introspect_as(old_secret.clone()).await.status(),
+        StatusCode::OK
+    );
     let r: serde_json::Value = api(Method::POST, "/api/v1/clients/smartcash/secret")
         .send()
         .await
@@ -732,6 +745,11 @@ async fn admin_api_with_a_service_client() {
         .await
         .unwrap();
     assert_ne!(r["client_secret"], created["client_secret"]);
+    // ...and is refused right after it: the rotation drops this node's cached entry.
+    let r2 = introspect_as(old_secret).await;
+    assert_eq!(r2.status(), StatusCode::UNAUTHORIZED);
+    let new_secret = r["client_secret"].as_str().unwrap().to_owned();
+    assert_eq!(introspect_as(new_secret).await.status(), StatusCode::OK);
 
     let r = api(Method::POST, "/api/v1/grants")
         .json(

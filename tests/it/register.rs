@@ -155,7 +155,7 @@ async fn a_cardholder_registers_and_the_card_portal_sees_their_customer_id() {
     assert_eq!(status, StatusCode::OK, "{page}");
     assert!(page.contains("Step 2 of 2") && page.contains("password-strength"));
     // The strength hint's script is our own.
-    assert!(page.contains("<script src=\"/static/password.js\">"));
+    assert!(page.contains("src=\"/static/password.js\"></script>"));
     let (status, done) = post(
         &b,
         &app,

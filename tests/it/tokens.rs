@@ -533,3 +533,58 @@ async fn raw_status_line(app: &TestApp, request: &str) -> String {
         .unwrap_or("")
         .to_owned()
 }
+
+/// A rotation made outside this node (the CLI, another node) is seen through the client
+/// cache: the new secret works at once, the old one stops once the cache lifetime passes.
+#[tokio::test]
+async fn a_secret_rotated_elsewhere_is_seen_through_the_client_cache() {
+    use ally_idp::audit::{Actor, RequestContext};
+    let app = TestApp::spawn_with(|c| c.cache.clients_secs = 1).await;
+    let old = app
+        .add_client(ClientSpec::confidential("web"))
+        .await
+        .unwrap();
+    let works = |secret: String| {
+        let app = &app;
+        async move {
+            app.post_as("/introspect", "web", &secret, &[("token", "x")])
+                .await
+                .status()
+                == StatusCode::OK
+        }
+    };
+    assert!(works(old.clone()).await, "cached now");
+    let new = ally_idp::access::clients::rotate_secret(
+        &app.state.db,
+        &app.state.tokens,
+        app.state.clock.now(),
+        &RequestContext::default(),
+        Actor::Cli,
+        "web",
+    )
+    .await
+    .unwrap();
+    assert!(
+        works(new.clone()).await,
+        "a fresh secret is checked against the database"
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    assert!(
+        !works(old).await,
+        "the replaced secret is refused after the lifetime"
+    );
+    assert!(works(new).await);
+    // An unknown client is never cached: registering it makes it usable at once.
+    let r = app
+        .post_as("/introspect", "late", "whatever-secret", &[("token", "x")])
+        .await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let late = app
+        .add_client(ClientSpec::confidential("late"))
+        .await
+        .unwrap();
+    let r = app
+        .post_as("/introspect", "late", &late, &[("token", "x")])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
