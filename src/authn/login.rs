@@ -27,8 +27,41 @@ pub enum LoginError {
     Internal(#[from] anyhow::Error),
 }
 
-/// Verifies a user ID and password and records the outcome in the audit log.
+/// The password checked against the stored hash, before any write transaction begins:
+/// Argon2 takes tens of milliseconds, and holding a write transaction (on SQLite, the one
+/// write lock) through it made every sign-in wait for the one before.
+#[derive(Debug)]
+pub struct PasswordCheck {
+    /// The hash the password was checked against (None: no such user ID).
+    hash: Option<String>,
+    ok: bool,
+}
+
+/// Checks `password` for `username` (against the dummy hash when there is no such user,
+/// so both take the same time). Reads only.
 #[tracing::instrument(skip_all)]
+pub async fn check_password(
+    c: &impl ConnectionTrait,
+    hasher: &PasswordHasher,
+    username: &str,
+    password: &SecretString,
+) -> Result<PasswordCheck, LoginError> {
+    let account = store::accounts::find_by_username(c, username)
+        .await
+        .map_err(anyhow::Error::from)?;
+    let hash = account.map(|a| a.password_hash);
+    let ok = hasher
+        .verify(password, hash.as_deref())
+        .await
+        .map_err(anyhow::Error::from)?;
+    Ok(PasswordCheck { hash, ok })
+}
+
+/// Applies a `check_password` result in the sign-in's transaction and records the outcome in
+/// the audit log. The account is read again here: if its password changed since the check,
+/// the check counts for nothing.
+#[tracing::instrument(skip_all)]
+#[allow(clippy::too_many_arguments)]
 pub async fn authenticate(
     c: &impl ConnectionTrait,
     hasher: &PasswordHasher,
@@ -37,6 +70,7 @@ pub async fn authenticate(
     ctx: &RequestContext,
     username: &str,
     password: &SecretString,
+    checked: PasswordCheck,
 ) -> Result<entity::account::Model, LoginError> {
     let mut account = store::accounts::find_by_username(c, username)
         .await
@@ -49,10 +83,10 @@ pub async fn authenticate(
             .await
             .map_err(anyhow::Error::from)?;
     }
-    let ok = hasher
-        .verify(password, account.as_ref().map(|a| a.password_hash.as_str()))
-        .await
-        .map_err(anyhow::Error::from)?;
+    let ok = checked.ok
+        && account
+            .as_ref()
+            .is_some_and(|a| checked.hash.as_deref() == Some(a.password_hash.as_str()));
     if let Some(a) = account.as_ref().filter(|_| !ok) {
         // A wrong password for a real account counts toward its lockout.
         super::lockout::record_failure(c, now, ctx, &cfg.lockout, &a.id)

@@ -279,20 +279,31 @@ async fn login_post(
     // Passwords are capped well above the policy's maximum; longer input is never hashed.
     let too_long = form.username.len() > 64 || form.password.len() > 1024;
     let password = SecretString::from(form.password);
-    let txn = crate::store::db::begin_write(&state.db).await?;
-    let account = if too_long {
-        Err(LoginError::InvalidCredentials)
+    let checked = if too_long {
+        None
     } else {
-        login::authenticate(
-            &txn,
-            &state.passwords,
-            &state.config,
-            now,
-            &ctx,
-            &form.username,
-            &password,
-        )
-        .await
+        match login::check_password(&state.db, &state.passwords, &form.username, &password).await {
+            Ok(c) => Some(c),
+            Err(LoginError::Internal(e)) => return Err(AppError::Internal(e)),
+            Err(e) => return Err(AppError::Internal(anyhow::anyhow!("{e}"))),
+        }
+    };
+    let txn = crate::store::db::begin_write(&state.db).await?;
+    let account = match checked {
+        None => Err(LoginError::InvalidCredentials),
+        Some(checked) => {
+            login::authenticate(
+                &txn,
+                &state.passwords,
+                &state.config,
+                now,
+                &ctx,
+                &form.username,
+                &password,
+                checked,
+            )
+            .await
+        }
     };
     let account = match account {
         Ok(a) => a,

@@ -1,14 +1,22 @@
 //! Password hashing with Argon2id. Hashing is CPU-bound for tens of milliseconds, so it runs
 //! on tokio's blocking threads behind a semaphore sized to the cores: a burst of sign-ins
 //! queues here instead of starving the async workers that serve token requests.
+//!
+//! Each hash needs `memory_kib` of working memory (19 MiB by default). Allocating it per
+//! hash lets the allocator keep a freed block per blocking thread it ever ran on, so memory
+//! grew with the sign-in rate (seen in the benchmark: hundreds of MiB). Instead the blocks
+//! are kept in a pool of at most one per permit and reused: the provider's memory is its
+//! baseline plus `max_concurrent` × `memory_kib`, whatever the load.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 
 use argon2::{
-    Algorithm, Argon2, Params, Version,
-    password_hash::{PasswordHasher as _, PasswordVerifier as _, phc::PasswordHash},
+    Algorithm, Argon2, Block, Params, Version,
+    password_hash::phc::{Output, ParamsString, PasswordHash, Salt},
 };
+use rand::RngCore;
 use secrecy::{ExposeSecret, SecretString};
+use subtle::ConstantTimeEq;
 use tokio::sync::Semaphore;
 
 use crate::config::PasswordHashing;
@@ -23,10 +31,14 @@ pub enum PasswordError {
     Closed,
 }
 
+/// Argon2 working memory, reused across hashes (one per permit at most).
+type Blocks = Vec<Block>;
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
+    pool: Arc<Mutex<Vec<Blocks>>>,
     /// A hash of a random password with the configured parameters. Verifying against it when
     /// the user does not exist makes "unknown user" cost the same time as "wrong password".
     dummy_hash: Arc<str>,
@@ -49,12 +61,32 @@ impl PasswordHasher {
             n => n,
         };
         let dummy = crate::crypto::opaque::generate();
-        let dummy_hash = hash_blocking(&params, dummy.as_bytes())?;
+        let mut blocks = vec![Block::default(); params.block_count()];
+        let dummy_hash = hash_with(&params, dummy.as_bytes(), &mut blocks)?;
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
+            pool: Arc::new(Mutex::new(vec![blocks])),
             dummy_hash: dummy_hash.into(),
         })
+    }
+
+    /// Working memory for one hash: a pooled block list, or a new one.
+    fn take_blocks(&self) -> Blocks {
+        self.pool
+            .lock()
+            .ok()
+            .and_then(|mut p| p.pop())
+            .unwrap_or_else(|| vec![Block::default(); self.params.block_count()])
+    }
+
+    fn give_back(&self, blocks: Blocks) {
+        if let Ok(mut p) = self.pool.lock()
+            && p.len() < self.permits.available_permits() + 1
+            && blocks.len() == self.params.block_count()
+        {
+            p.push(blocks);
+        }
     }
 
     pub async fn hash(&self, password: &SecretString) -> Result<String, PasswordError> {
@@ -65,8 +97,14 @@ impl PasswordHasher {
             .map_err(|_| PasswordError::Closed)?;
         let params = self.params.clone();
         let pw = password.clone();
-        tokio::task::spawn_blocking(move || hash_blocking(&params, pw.expose_secret().as_bytes()))
-            .await?
+        let mut blocks = self.take_blocks();
+        let (hashed, blocks) = tokio::task::spawn_blocking(move || {
+            let h = hash_with(&params, pw.expose_secret().as_bytes(), &mut blocks);
+            (h, blocks)
+        })
+        .await?;
+        self.give_back(blocks);
+        hashed
     }
 
     /// Checks `password` against `stored`, or against the dummy hash when there is no
@@ -84,15 +122,13 @@ impl PasswordHasher {
         let known = stored.is_some();
         let stored: String = stored.map_or_else(|| self.dummy_hash.to_string(), str::to_owned);
         let pw = password.clone();
-        let ok = tokio::task::spawn_blocking(move || {
-            let Ok(parsed) = PasswordHash::new(&stored) else {
-                return false;
-            };
-            Argon2::default()
-                .verify_password(pw.expose_secret().as_bytes(), &parsed)
-                .is_ok()
+        let mut blocks = self.take_blocks();
+        let (ok, blocks) = tokio::task::spawn_blocking(move || {
+            let ok = verify_with(&stored, pw.expose_secret().as_bytes(), &mut blocks);
+            (ok, blocks)
         })
         .await?;
+        self.give_back(blocks);
         Ok(ok && known)
     }
 }
@@ -119,11 +155,64 @@ impl PasswordHasher {
     }
 }
 
-fn hash_blocking(params: &Params, password: &[u8]) -> Result<String, PasswordError> {
+/// A PHC-string Argon2id hash of `password` with a fresh 16-byte salt, computed in
+/// `blocks`.
+fn hash_with(
+    params: &Params,
+    password: &[u8],
+    blocks: &mut Blocks,
+) -> Result<String, PasswordError> {
+    let err = |e: &dyn std::fmt::Display| PasswordError::Argon2(e.to_string());
+    let mut salt = [0u8; 16];
+    rand::rng().fill_bytes(&mut salt);
+    let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
+    let need = params.block_count();
+    if blocks.len() < need {
+        blocks.resize(need, Block::default());
+    }
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password(password)
-        .map(|h| h.to_string())
-        .map_err(|e| PasswordError::Argon2(e.to_string()))
+        .hash_password_into_with_memory(password, &salt, &mut out, &mut blocks[..])
+        .map_err(|e| err(&e))?;
+    let phc = PasswordHash {
+        algorithm: Algorithm::Argon2id.ident(),
+        version: Some(Version::V0x13.into()),
+        params: ParamsString::try_from(params).map_err(|e| err(&e))?,
+        salt: Some(Salt::new(&salt).map_err(|e| err(&e))?),
+        hash: Some(Output::new(&out).map_err(|e| err(&e))?),
+    };
+    Ok(phc.to_string())
+}
+
+/// Whether `password` matches the PHC string `stored` (with its own algorithm, version and
+/// parameters), computed in `blocks`; false for anything malformed. A hash made with more
+/// memory than configured (an older, costlier setting) gets a temporary buffer.
+fn verify_with(stored: &str, password: &[u8], blocks: &mut Blocks) -> bool {
+    let Ok(parsed) = PasswordHash::new(stored) else {
+        return false;
+    };
+    let (Some(salt), Some(expected)) = (&parsed.salt, &parsed.hash) else {
+        return false;
+    };
+    let Ok(algorithm) = Algorithm::try_from(parsed.algorithm.as_str()) else {
+        return false;
+    };
+    let version = match parsed.version.map(Version::try_from) {
+        None => Version::default(),
+        Some(Ok(v)) => v,
+        Some(Err(_)) => return false,
+    };
+    let Ok(params) = Params::try_from(&parsed) else {
+        return false;
+    };
+    let mut out = vec![0u8; expected.as_bytes().len()];
+    let argon = Argon2::new(algorithm, version, params.clone());
+    let hashed = if blocks.len() >= params.block_count() {
+        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
+    } else {
+        let mut bigger = vec![Block::default(); params.block_count()];
+        argon.hash_password_into_with_memory(password, salt, &mut out, &mut bigger[..])
+    };
+    hashed.is_ok() && bool::from(out.ct_eq(expected.as_bytes()))
 }
 
 #[cfg(test)]
@@ -157,6 +246,61 @@ mod tests {
             "no account never verifies"
         );
         assert!(!h.verify(&pw, Some("garbage")).await.expect("garbage"));
+    }
+
+    #[tokio::test]
+    async fn hashes_made_by_the_argon2_crate_itself_still_verify() {
+        // Every hash stored before the pooled implementation was made this way.
+        use argon2::password_hash::PasswordHasher as _;
+        let params = Params::new(64, 1, 1, None).expect("params");
+        let stored = Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
+            .hash_password(b"correct horse battery staple")
+            .expect("hash")
+            .to_string();
+        let h = hasher();
+        let pw = SecretString::from("correct horse battery staple");
+        assert!(h.verify(&pw, Some(&stored)).await.expect("verify"));
+        assert!(
+            !h.verify(
+                &SecretString::from("Correct horse battery staple"),
+                Some(&stored)
+            )
+            .await
+            .expect("verify")
+        );
+        // And ours verify with the crate's verifier: the PHC strings are the same format.
+        use argon2::password_hash::PasswordVerifier as _;
+        let ours = h.hash(&pw).await.expect("hash");
+        let parsed = PasswordHash::new(&ours).expect("phc");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok()
+        );
+    }
+
+    #[tokio::test]
+    async fn working_memory_is_reused_not_grown() {
+        let h = PasswordHasher::new(&PasswordHashing {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 1,
+            max_concurrent: 2,
+        })
+        .expect("hasher");
+        let pw = SecretString::from("correct horse battery staple");
+        let stored = h.hash(&pw).await.expect("hash");
+        // Sixteen at once on two permits.
+        let mut set = tokio::task::JoinSet::new();
+        for _ in 0..16 {
+            let (h, pw, stored) = (h.clone(), pw.clone(), stored.clone());
+            set.spawn(async move { h.verify(&pw, Some(&stored)).await });
+        }
+        while let Some(ok) = set.join_next().await {
+            assert!(ok.expect("join").expect("verify"));
+        }
+        let pooled = h.pool.lock().expect("pool").len();
+        assert!((1..=2).contains(&pooled), "{pooled} buffers pooled");
     }
 
     #[tokio::test]

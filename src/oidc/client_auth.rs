@@ -13,7 +13,8 @@ use crate::{
 };
 
 /// How the client identified itself.
-enum Presented {
+#[derive(Debug)]
+pub enum Presented {
     Secret { client_id: String, secret: String },
     Public { client_id: String },
 }
@@ -45,7 +46,9 @@ fn percent_decode(s: &str) -> Option<String> {
     String::from_utf8(out).ok()
 }
 
-fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
+/// The credentials a request presents (the parsing half of client authentication, free of
+/// storage; public for the fuzz target).
+pub fn presented(headers: &HeaderMap, params: &Params) -> Result<Presented, OAuthError> {
     let basic = match headers.get(header::AUTHORIZATION) {
         None => None,
         Some(v) => {
