@@ -19,6 +19,7 @@ const provider = new Provider(issuer, {
       grant_types: ['client_credentials'],
       response_types: [],
       redirect_uris: [],
+      id_token_signed_response_alg: 'ES256',
     },
     {
       client_id: 'bench-web',

@@ -66,7 +66,9 @@ impl PasswordHasher {
         Ok(Self {
             params,
             permits: Arc::new(Semaphore::new(permits)),
-            pool: Arc::new(Mutex::new(vec![blocks])),
+            // The start-up buffer is dropped, not pooled: an idle provider holds no
+            // working memory until people sign in.
+            pool: Arc::new(Mutex::new(Vec::new())),
             dummy_hash: dummy_hash.into(),
         })
     }
