@@ -1096,11 +1096,13 @@ async fn log_line_where(
     }
 }
 
+/// Waits until `serve` answers HTTP (the port is bound before migrations run, and until the
+/// server runs, SIGTERM still has its default effect).
 async fn wait_until_up(port: u16) {
     for _ in 0..100 {
-        if tokio::net::TcpStream::connect(("127.0.0.1", port))
+        if reqwest::get(format!("http://127.0.0.1:{port}/healthz"))
             .await
-            .is_ok()
+            .is_ok_and(|r| r.status().is_success())
         {
             return;
         }
