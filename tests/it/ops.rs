@@ -83,13 +83,7 @@ async fn scrape(app: &TestApp) -> String {
 async fn metrics_count_requests_tokens_sign_ins_and_lockouts() {
     use crate::helpers::{ClientSpec, PASSWORD};
     let app = TestApp::spawn().await;
-    let secret = app
-        .add_client(ClientSpec {
-            grant_types: vec![ally_idp::access::clients::GrantType::ClientCredentials],
-            ..ClientSpec::confidential("svc")
-        })
-        .await
-        .unwrap();
+    let secret = app.add_client(ClientSpec::service("svc")).await.unwrap();
     app.add_user("alice").await;
     let before = scrape(&app).await;
     let tokens = r#"ally_tokens_issued_total{grant_type="client_credentials"}"#;

@@ -215,13 +215,7 @@ async fn losing_the_database_gives_503_and_service_resumes_when_it_returns() {
         c.database_acquire_timeout_secs = 1;
     })
     .await;
-    let secret = app
-        .add_client(ClientSpec {
-            grant_types: vec![ally_idp::access::clients::GrantType::ClientCredentials],
-            ..ClientSpec::confidential("svc")
-        })
-        .await
-        .unwrap();
+    let secret = app.add_client(ClientSpec::service("svc")).await.unwrap();
     app.add_user("alice").await;
     let token = || {
         app.post_as(
@@ -232,15 +226,11 @@ async fn losing_the_database_gives_503_and_service_resumes_when_it_returns() {
         )
     };
     assert_eq!(token().await.status(), StatusCode::OK);
-    let login = app
-        .browser
-        .get(app.url("/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let text_of = |path: &str| {
+        let req = app.browser.get(app.url(path));
+        async move { req.send().await.unwrap().text().await.unwrap() }
+    };
+    let login = text_of("/login").await;
     let csrf = hidden(&login, "csrf").unwrap();
 
     relay.cut();
@@ -280,15 +270,7 @@ async fn losing_the_database_gives_503_and_service_resumes_when_it_returns() {
     assert_eq!(r.status(), StatusCode::SERVICE_UNAVAILABLE);
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let metrics = app
-        .http
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = text_of("/metrics").await;
     assert!(
         metrics.contains("ally_database_unavailable_total "),
         "{metrics}"

@@ -63,6 +63,14 @@ pub struct ClientSpec {
 }
 
 impl ClientSpec {
+    /// A confidential service client: client_credentials only.
+    pub fn service(client_id: &'static str) -> Self {
+        Self {
+            grant_types: vec![GrantType::ClientCredentials],
+            ..Self::confidential(client_id)
+        }
+    }
+
     pub fn confidential(client_id: &'static str) -> Self {
         Self {
             client_id,
