@@ -45,12 +45,7 @@ impl IntoResponse for AppError {
                     message: "We cannot reach our records right now. Nothing you entered was saved. Please try again in a few moments.".into(),
                 }
                 .into_response();
-                r.headers_mut().insert(
-                    axum::http::header::RETRY_AFTER,
-                    axum::http::HeaderValue::from_static(crate::oidc::error::RETRY_AFTER_SECS),
-                );
-                r.extensions_mut()
-                    .insert(crate::metrics::DatabaseUnavailable);
+                crate::web::telemetry::mark_database_unavailable(&mut r);
                 return r;
             }
             AppError::Internal(e) => {

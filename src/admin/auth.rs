@@ -113,13 +113,9 @@ impl IntoResponse for ApiError {
             header::CACHE_CONTROL,
             header::HeaderValue::from_static("no-store"),
         );
+        // Only `From<DbErr>` answers 503: the database is unreachable.
         if self.status == StatusCode::SERVICE_UNAVAILABLE {
-            r.headers_mut().insert(
-                header::RETRY_AFTER,
-                header::HeaderValue::from_static(crate::oidc::error::RETRY_AFTER_SECS),
-            );
-            r.extensions_mut()
-                .insert(crate::metrics::DatabaseUnavailable);
+            crate::web::telemetry::mark_database_unavailable(&mut r);
         }
         if self.status == StatusCode::UNAUTHORIZED {
             r.headers_mut().insert(

@@ -128,9 +128,6 @@ impl From<crate::crypto::CryptoError> for OAuthError {
     }
 }
 
-/// What a 503 tells clients to wait before retrying (RFC 9110 §10.2.3).
-pub const RETRY_AFTER_SECS: &str = "5";
-
 #[derive(Serialize)]
 struct Body<'a> {
     error: &'a str,
@@ -174,13 +171,9 @@ impl IntoResponse for OAuthError {
         if let Some(c) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {
             h.insert(header::WWW_AUTHENTICATE, c);
         }
+        // `temporarily_unavailable` is only ever the database being unreachable.
         if status == StatusCode::SERVICE_UNAVAILABLE {
-            h.insert(
-                header::RETRY_AFTER,
-                HeaderValue::from_static(RETRY_AFTER_SECS),
-            );
-            resp.extensions_mut()
-                .insert(crate::metrics::DatabaseUnavailable);
+            crate::web::telemetry::mark_database_unavailable(&mut resp);
         }
         resp
     }

@@ -25,6 +25,20 @@ use crate::{
 
 pub const METRICS: &str = "/metrics";
 
+/// What a 503 for a lost database tells clients to wait before retrying (RFC 9110 §10.2.3).
+const RETRY_AFTER_SECS: &str = "5";
+
+/// Marks a response that failed because the database could not be reached: `Retry-After`
+/// for the client, and the marker `record` counts (`ally_database_unavailable_total`). The
+/// one place every error type (OAuth, pages, admin API) calls for its 503.
+pub fn mark_database_unavailable(resp: &mut Response) {
+    resp.headers_mut().insert(
+        header::RETRY_AFTER,
+        HeaderValue::from_static(RETRY_AFTER_SECS),
+    );
+    resp.extensions_mut().insert(metrics::DatabaseUnavailable);
+}
+
 pub fn routes() -> Router<AppState> {
     Router::new().route(METRICS, get(metrics_get))
 }
