@@ -45,15 +45,10 @@ pub async fn check_password(
     hasher: &PasswordHasher,
     username: &str,
     password: &SecretString,
-) -> Result<PasswordCheck, LoginError> {
-    let account = store::accounts::find_by_username(c, username)
-        .await
-        .map_err(anyhow::Error::from)?;
+) -> anyhow::Result<PasswordCheck> {
+    let account = store::accounts::find_by_username(c, username).await?;
     let hash = account.map(|a| a.password_hash);
-    let ok = hasher
-        .verify(password, hash.as_deref())
-        .await
-        .map_err(anyhow::Error::from)?;
+    let ok = hasher.verify(password, hash.as_deref()).await?;
     Ok(PasswordCheck { hash, ok })
 }
 

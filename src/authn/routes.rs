@@ -282,11 +282,7 @@ async fn login_post(
     let checked = if too_long {
         None
     } else {
-        match login::check_password(&state.db, &state.passwords, &form.username, &password).await {
-            Ok(c) => Some(c),
-            Err(LoginError::Internal(e)) => return Err(AppError::Internal(e)),
-            Err(e) => return Err(AppError::Internal(anyhow::anyhow!("{e}"))),
-        }
+        Some(login::check_password(&state.db, &state.passwords, &form.username, &password).await?)
     };
     let txn = crate::store::db::begin_write(&state.db).await?;
     let account = match checked {

@@ -82,11 +82,10 @@ impl PasswordHasher {
             .unwrap_or_else(|| vec![Block::default(); self.params.block_count()])
     }
 
+    /// Returns a buffer taken by `take_blocks`. Each buffer in use belongs to one permit
+    /// holder, so the pool never holds more than there are permits.
     fn give_back(&self, blocks: Blocks) {
-        if let Ok(mut p) = self.pool.lock()
-            && p.len() < self.permits.available_permits() + 1
-            && blocks.len() == self.params.block_count()
-        {
+        if let Ok(mut p) = self.pool.lock() {
             p.push(blocks);
         }
     }
@@ -158,22 +157,18 @@ impl PasswordHasher {
 }
 
 /// A PHC-string Argon2id hash of `password` with a fresh 16-byte salt, computed in
-/// `blocks`.
+/// `blocks` (`params.block_count()` of them).
 fn hash_with(
     params: &Params,
     password: &[u8],
-    blocks: &mut Blocks,
+    blocks: &mut [Block],
 ) -> Result<String, PasswordError> {
     let err = |e: &dyn std::fmt::Display| PasswordError::Argon2(e.to_string());
     let mut salt = [0u8; 16];
     rand::rng().fill_bytes(&mut salt);
     let mut out = [0u8; Params::DEFAULT_OUTPUT_LEN];
-    let need = params.block_count();
-    if blocks.len() < need {
-        blocks.resize(need, Block::default());
-    }
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params.clone())
-        .hash_password_into_with_memory(password, &salt, &mut out, &mut blocks[..])
+        .hash_password_into_with_memory(password, &salt, &mut out, blocks)
         .map_err(|e| err(&e))?;
     let phc = PasswordHash {
         algorithm: Algorithm::Argon2id.ident(),
@@ -188,7 +183,7 @@ fn hash_with(
 /// Whether `password` matches the PHC string `stored` (with its own algorithm, version and
 /// parameters), computed in `blocks`; false for anything malformed. A hash made with more
 /// memory than configured (an older, costlier setting) gets a temporary buffer.
-fn verify_with(stored: &str, password: &[u8], blocks: &mut Blocks) -> bool {
+fn verify_with(stored: &str, password: &[u8], blocks: &mut [Block]) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
@@ -209,7 +204,7 @@ fn verify_with(stored: &str, password: &[u8], blocks: &mut Blocks) -> bool {
     let mut out = vec![0u8; expected.as_bytes().len()];
     let argon = Argon2::new(algorithm, version, params.clone());
     let hashed = if blocks.len() >= params.block_count() {
-        argon.hash_password_into_with_memory(password, salt, &mut out, &mut blocks[..])
+        argon.hash_password_into_with_memory(password, salt, &mut out, blocks)
     } else {
         let mut bigger = vec![Block::default(); params.block_count()];
         argon.hash_password_into_with_memory(password, salt, &mut out, &mut bigger[..])
