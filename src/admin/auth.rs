@@ -166,16 +166,9 @@ impl FromRequestParts<AppState> for ApiCaller {
             .filter(|(s, _)| s.eq_ignore_ascii_case("bearer"))
             .map(|(_, t)| t.trim().to_owned())
             .ok_or_else(unauthenticated)?;
-        let at = bearer::validate(
-            &state.db,
-            &state.clients,
-            &state.keyring.ring(),
-            state.issuer(),
-            &token,
-            state.clock.now(),
-        )
-        .await?
-        .ok_or_else(unauthenticated)?;
+        let at = bearer::validate(state, &token, state.clock.now())
+            .await?
+            .ok_or_else(unauthenticated)?;
         if !at.scope.split(' ').any(|s| s == scope::ADMIN) {
             return Err(ApiError::new(
                 StatusCode::FORBIDDEN,

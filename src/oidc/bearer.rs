@@ -3,7 +3,6 @@
 //! family, or its `jti` on the deny-list).
 
 use chrono::{DateTime, Utc};
-use sea_orm::ConnectionTrait;
 
 use crate::{
     crypto::{jwt, keyring::KeyRing},
@@ -46,16 +45,15 @@ pub fn parse(ring: &KeyRing, issuer: &str, token: &str, now: DateTime<Utc>) -> O
     })
 }
 
-/// A valid, unrevoked access token.
+/// A valid, unrevoked access token, checked with this node's keys, database and client
+/// cache (every caller is a request handler of this node).
 pub async fn validate(
-    c: &impl ConnectionTrait,
-    clients: &crate::access::client_cache::ClientCache,
-    ring: &KeyRing,
-    issuer: &str,
+    state: &crate::state::AppState,
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<AccessToken>, sea_orm::DbErr> {
-    let Some(at) = parse(ring, issuer, token, now) else {
+    let (c, clients) = (&state.db, &state.clients);
+    let Some(at) = parse(&state.keyring.ring(), state.issuer(), token, now) else {
         return Ok(None);
     };
     if let Some(fid) = &at.family_id {

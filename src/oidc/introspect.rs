@@ -52,16 +52,7 @@ async fn introspect(
     let now = state.clock.now();
 
     // The hint only orders the look-ups (RFC 7662 §2.1); both kinds are always tried.
-    if let Some(at) = bearer::validate(
-        &state.db,
-        &state.clients,
-        &state.keyring.ring(),
-        state.issuer(),
-        token,
-        now,
-    )
-    .await?
-    {
+    if let Some(at) = bearer::validate(state, token, now).await? {
         if at.client_id != client.client_id {
             return Ok(inactive());
         }

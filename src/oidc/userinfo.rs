@@ -97,16 +97,9 @@ fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
 
 async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
     let now = state.clock.now();
-    let at = bearer::validate(
-        &state.db,
-        &state.clients,
-        &state.keyring.ring(),
-        state.issuer(),
-        token,
-        now,
-    )
-    .await?
-    .ok_or_else(|| OAuthError::invalid_token("the access token is invalid, expired or revoked"))?;
+    let at = bearer::validate(state, token, now).await?.ok_or_else(|| {
+        OAuthError::invalid_token("the access token is invalid, expired or revoked")
+    })?;
     let granted = Scope::from_stored(&at.scope);
     if !granted.contains(scope::OPENID) {
         return Err(OAuthError::new(
