@@ -160,16 +160,7 @@ async fn user_token_with_admin_scope(app: &TestApp, browser: &reqwest::Client) -
     let code = crate::helpers::param(&to, "code").expect("code");
     // The secret is not kept by this helper: use a fresh one via rotation is overkill, so
     // exchange with PKCE as a confidential client registered by the caller.
-    let secret = ally_idp::access::clients::rotate_secret(
-        &app.state.db,
-        &app.state.tokens,
-        app.state.clock.now(),
-        &RequestContext::default(),
-        Actor::Cli,
-        "web",
-    )
-    .await
-    .unwrap();
+    let secret = app.rotate_secret("web").await;
     let t: serde_json::Value = crate::helpers::exchange_code(app, "web", &secret, &code)
         .await
         .json()

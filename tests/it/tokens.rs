@@ -538,7 +538,6 @@ async fn raw_status_line(app: &TestApp, request: &str) -> String {
 /// cache: the new secret works at once, the old one stops once the cache lifetime passes.
 #[tokio::test]
 async fn a_secret_rotated_elsewhere_is_seen_through_the_client_cache() {
-    use ally_idp::audit::{Actor, RequestContext};
     let app = TestApp::spawn_with(|c| c.cache.clients_secs = 1).await;
     let old = app
         .add_client(ClientSpec::confidential("web"))
@@ -554,16 +553,7 @@ async fn a_secret_rotated_elsewhere_is_seen_through_the_client_cache() {
         }
     };
     assert!(works(old.clone()).await, "cached now");
-    let new = ally_idp::access::clients::rotate_secret(
-        &app.state.db,
-        &app.state.tokens,
-        app.state.clock.now(),
-        &RequestContext::default(),
-        Actor::Cli,
-        "web",
-    )
-    .await
-    .unwrap();
+    let new = app.rotate_secret("web").await;
     assert!(
         works(new.clone()).await,
         "a fresh secret is checked against the database"

@@ -347,6 +347,21 @@ impl TestApp {
         .await
     }
 
+    /// Rotates a client's secret outside any request (as the CLI, or another node, does);
+    /// returns the new secret.
+    pub async fn rotate_secret(&self, client_id: &str) -> String {
+        clients::rotate_secret(
+            &self.state.db,
+            &self.state.tokens,
+            self.state.clock.now(),
+            &RequestContext::default(),
+            Actor::Cli,
+            client_id,
+        )
+        .await
+        .expect("rotate secret")
+    }
+
     /// Registers a client the way the CLI does; returns its secret (None if public).
     pub async fn add_client(&self, spec: ClientSpec) -> Option<String> {
         self.register(NewClient {
