@@ -263,6 +263,9 @@ pub struct Logout {
 pub struct Cache {
     /// How long a node may use a client's configuration before reading it again (0 = off).
     pub clients_secs: u64,
+    /// How long a node may reuse a UserInfo or introspection answer (0 = off; see
+    /// `oidc::answer_cache`).
+    pub tokens_secs: u64,
 }
 
 /// The Prometheus endpoint.

@@ -50,7 +50,7 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
         return Ok(());
     }
     let ctx = RequestContext::default();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let mut lines = Vec::new();
     let mut apps = Vec::new();
     for (id, name, port) in APPS {

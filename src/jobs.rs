@@ -57,7 +57,7 @@ pub async fn run(state: AppState) {
 }
 
 async fn deactivate_idle(state: &AppState) -> Result<(), sea_orm::DbErr> {
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let pass =
         crate::accounts::inactivity::run(&txn, &state.config.inactivity, state.clock.now()).await?;
     txn.commit().await?;
@@ -75,7 +75,7 @@ async fn deactivate_idle(state: &AppState) -> Result<(), sea_orm::DbErr> {
 /// ring is brought up to date.
 async fn rotate_keys(state: &AppState) -> anyhow::Result<()> {
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let (rotated, retired) =
         crate::crypto::keystore::scheduled(&txn, &state.sealer, now, &state.config).await?;
     txn.commit().await?;
@@ -89,7 +89,7 @@ async fn rotate_keys(state: &AppState) -> anyhow::Result<()> {
 /// Sessions that ran out (idle or absolute) are ended here, so their applications are told
 /// by back-channel logout rather than finding out at the next refresh.
 async fn end_expired_sessions(state: &AppState) -> Result<(), sea_orm::DbErr> {
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let n =
         crate::authn::session::end_expired(&txn, &state.config.session, state.clock.now()).await?;
     txn.commit().await?;
@@ -101,7 +101,7 @@ async fn end_expired_sessions(state: &AppState) -> Result<(), sea_orm::DbErr> {
 }
 
 async fn record_grant_expiries(state: &AppState) -> Result<(), sea_orm::DbErr> {
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let n = grants::record_expiries(&txn, state.clock.now(), &RequestContext::default()).await?;
     txn.commit().await?;
     if n > 0 {

@@ -99,6 +99,9 @@ impl Application {
             clients: Arc::new(crate::access::client_cache::ClientCache::new(
                 config.cache.clients_secs,
             )),
+            answers: Arc::new(crate::oidc::answer_cache::AnswerCache::new(
+                config.cache.tokens_secs,
+            )),
             throttle,
             backchannel: Arc::new(crate::oidc::backchannel::Backchannel::new(&config.logout)?),
             passkeys,

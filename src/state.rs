@@ -37,11 +37,21 @@ pub struct AppState {
     pub discovery: Bytes,
     /// Client configuration for the protocol endpoints (short-lived, per node).
     pub clients: Arc<crate::access::client_cache::ClientCache>,
+    /// UserInfo and introspection answers (short-lived, per node, stale after any commit).
+    pub answers: Arc<crate::oidc::answer_cache::AnswerCache>,
     /// This node's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl AppState {
+    /// A write transaction whose commit makes the cached token answers stale (see
+    /// `oidc::answer_cache`): every write of a request or job goes through here.
+    pub async fn begin_write(&self) -> Result<crate::store::db::WriteTxn, sea_orm::DbErr> {
+        Ok(crate::store::db::begin_write(&self.db)
+            .await?
+            .advancing(self.answers.commits()))
+    }
+
     pub fn issuer(&self) -> &str {
         self.config.issuer.as_str()
     }

@@ -10,6 +10,9 @@
 //! everywhere at once; only the old secret may keep working for up to the lifetime on
 //! nodes that cached it. Unknown client ids are never cached, so the cache holds at most
 //! one entry per registered client.
+//!
+//! The list of sign-in applications (for the `ally_apps` claim) is cached the same way and
+//! dropped with any entry.
 
 use std::{
     collections::HashMap,
@@ -19,11 +22,21 @@ use std::{
 
 use sea_orm::ConnectionTrait;
 
-use super::clients::{self, Client};
+use super::clients::{self, AccessPolicy, Client, GrantType};
+
+/// A registered application people sign in to, as `ally_apps` needs it.
+#[derive(Debug, Clone)]
+pub struct SignInApp {
+    pub client_id: String,
+    pub access_policy: AccessPolicy,
+}
+
+type Apps = Arc<Vec<SignInApp>>;
 
 pub struct ClientCache {
     ttl: Duration,
     entries: RwLock<HashMap<String, (Instant, Arc<Client>)>>,
+    apps: RwLock<Option<(Instant, Apps)>>,
 }
 
 impl ClientCache {
@@ -31,7 +44,35 @@ impl ClientCache {
         Self {
             ttl: Duration::from_secs(ttl_secs),
             entries: RwLock::default(),
+            apps: RwLock::default(),
         }
+    }
+
+    /// Every application that allows the authorization-code grant, in registration order.
+    pub async fn sign_in_apps(&self, c: &impl ConnectionTrait) -> anyhow::Result<Apps> {
+        if let Ok(guard) = self.apps.read()
+            && let Some((at, apps)) = &*guard
+            && at.elapsed() < self.ttl
+        {
+            return Ok(apps.clone());
+        }
+        let mut apps = Vec::new();
+        for m in crate::store::clients::list(c).await? {
+            let client = Client::from_model(m).map_err(anyhow::Error::msg)?;
+            if client.allows(GrantType::AuthorizationCode) {
+                apps.push(SignInApp {
+                    client_id: client.client_id,
+                    access_policy: client.access_policy,
+                });
+            }
+        }
+        let apps = Arc::new(apps);
+        if !self.ttl.is_zero()
+            && let Ok(mut slot) = self.apps.write()
+        {
+            *slot = Some((Instant::now(), apps.clone()));
+        }
+        Ok(apps)
     }
 
     /// The client, from the cache while its entry is fresh, else from the database.
@@ -65,9 +106,14 @@ impl ClientCache {
         Ok(Some(client))
     }
 
+    /// Drops `client_id`'s entry and the application list (call it after any change to a
+    /// client, its creation included).
     pub fn invalidate(&self, client_id: &str) {
         if let Ok(mut map) = self.entries.write() {
             map.remove(client_id);
+        }
+        if let Ok(mut slot) = self.apps.write() {
+            *slot = None;
         }
     }
 

@@ -5,7 +5,10 @@
 use chrono::{DateTime, Utc};
 use sea_orm::ConnectionTrait;
 
-use super::clients::{AccessPolicy, Client, GrantType};
+use super::{
+    client_cache::ClientCache,
+    clients::{AccessPolicy, Client},
+};
 use crate::{
     audit::{self, Actor, AuditEvent, RequestContext},
     store,
@@ -66,28 +69,70 @@ pub async fn roles_for(
 /// one it holds an active grant for. This is the `ally_apps` claim.
 pub async fn apps_for(
     c: &impl ConnectionTrait,
+    clients: &ClientCache,
     account_id: &str,
     now: DateTime<Utc>,
 ) -> Result<Vec<String>, anyhow::Error> {
-    let granted: Vec<String> = store::access::list_grants(c, Some(account_id), None)
+    let grants = store::access::list_grants(c, Some(account_id), None).await?;
+    apps_from(clients, c, &grants, now).await
+}
+
+async fn apps_from(
+    clients: &ClientCache,
+    c: &impl ConnectionTrait,
+    grants: &[entity::access_grant::Model],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Vec<String>> {
+    let granted = |id: &str| {
+        grants
+            .iter()
+            .any(|g| g.client_id == id && is_active(g, now))
+    };
+    Ok(clients
+        .sign_in_apps(c)
         .await?
-        .into_iter()
-        .filter(|g| is_active(g, now))
-        .map(|g| g.client_id)
-        .collect();
-    let mut apps = Vec::new();
-    for m in store::clients::list(c).await? {
-        let client = Client::from_model(m).map_err(anyhow::Error::msg)?;
-        let signs_in = client.allows(GrantType::AuthorizationCode);
-        let usable = match client.access_policy {
+        .iter()
+        .filter(|a| match a.access_policy {
             AccessPolicy::Open => true,
-            AccessPolicy::GrantRequired => granted.contains(&client.client_id),
-        };
-        if signs_in && usable {
-            apps.push(client.client_id);
+            AccessPolicy::GrantRequired => granted(&a.client_id),
+        })
+        .map(|a| a.client_id.clone())
+        .collect())
+}
+
+/// What a token for `client` says about the account's access.
+#[derive(Debug, Clone)]
+pub struct Access {
+    /// Its roles at `client` (empty for an open application).
+    pub roles: Vec<String>,
+    /// `ally_apps`.
+    pub apps: Vec<String>,
+}
+
+/// `roles_for` and `apps_for` together, from one read of the account's grants. `None` when
+/// the account may not use `client` now.
+pub async fn access_for(
+    c: &impl ConnectionTrait,
+    clients: &ClientCache,
+    client: &Client,
+    account_id: &str,
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Access>> {
+    let grants = store::access::list_grants(c, Some(account_id), None).await?;
+    let roles = match client.access_policy {
+        AccessPolicy::Open => Vec::new(),
+        AccessPolicy::GrantRequired => {
+            match grants
+                .iter()
+                .find(|g| g.client_id == client.client_id && is_active(g, now))
+            {
+                Some(g) => roles_of(g),
+                None => return Ok(None),
+            }
         }
-    }
-    Ok(apps)
+    };
+    let apps = apps_from(clients, c, &grants, now).await?;
+    Ok(Some(Access { roles, apps }))
 }
 
 /// What to grant.

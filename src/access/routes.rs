@@ -153,7 +153,7 @@ async fn access_post(
             let Some((pending, _)) = pending_for_page(&state, &form.req).await? else {
                 return Ok(expired_page());
             };
-            let txn = crate::store::db::begin_write(&state.db).await?;
+            let txn = state.begin_write().await?;
             match requests::file(
                 &txn,
                 now,
@@ -191,7 +191,7 @@ async fn access_post(
             .await
         }
         "decline" => {
-            let txn = crate::store::db::begin_write(&state.db).await?;
+            let txn = state.begin_write().await?;
             let step = flow::resume(
                 &txn,
                 &flow_deps(&state, &ctx),
@@ -299,7 +299,7 @@ async fn terms_post(
             .await;
         }
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let step = flow::resume(
         &txn,
         &flow_deps(&state, &ctx),

@@ -104,7 +104,7 @@ async fn add_post(
         return refuse(&state, csrf, &account, Some(NOT_SAVED), status).await;
     };
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let added = passkeys::finish_registration(
         &txn,
         rp,
@@ -163,7 +163,7 @@ async fn remove_post(
         Ok(ac) => ac,
         Err(r) => return Ok(r),
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let removed =
         settings::remove_passkey(&txn, state.clock.now(), &ctx, &account.id, &form.id).await?;
     txn.commit().await?;

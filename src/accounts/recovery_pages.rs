@@ -22,7 +22,6 @@ use crate::{
     authn::routes::locked_message,
     error::AppError,
     state::AppState,
-    store,
     web::{
         Page,
         context::RequestContext,
@@ -105,7 +104,7 @@ async fn user_id_post(
         let ctx = context! { error => error, email => email };
         return page(&state, csrf, "recover/forgot_user_id.html", ctx, status);
     }
-    let txn = store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     recovery::remind_user_ids(&txn, state.clock.now(), &ctx, &form.email).await?;
     txn.commit().await?;
     sent(
@@ -172,7 +171,7 @@ async fn password_post(
     }
     let now = state.clock.now();
     if form.method == "link" {
-        let txn = store::db::begin_write(&state.db).await?;
+        let txn = state.begin_write().await?;
         recovery::send_reset_link(
             &txn,
             &state.tokens,
@@ -257,7 +256,7 @@ async fn answers_post(
         );
     }
     let (a1, a2) = (SecretString::from(form.a1), SecretString::from(form.a2));
-    let txn = store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let outcome = recovery::check_answers(
         &txn,
         &state.passwords,
@@ -367,7 +366,7 @@ async fn reset_post(
         SecretString::from(form.password.clone()),
         SecretString::from(form.password_confirm.clone()),
     );
-    let txn = store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let done = recovery::reset_password(
         &txn,
         &state.passwords,

@@ -4,6 +4,7 @@
 //! failure re-renders the form with its message and writes nothing but attempt counters and
 //! audit events.
 
+use crate::store::db::WriteTxn;
 use axum::{
     Router,
     extract::State,
@@ -12,7 +13,6 @@ use axum::{
     routing::get,
 };
 use minijinja::{Value, context};
-use sea_orm::DatabaseTransaction;
 use secrecy::SecretString;
 
 use super::{
@@ -115,7 +115,7 @@ fn profile_values(f: &Fields) -> Value {
 
 /// Commits what a failure must keep (attempt counters, audit events) and says whether the
 /// error is the user's to fix.
-async fn keep_failure(txn: DatabaseTransaction, e: RegisterError) -> Result<String, AppError> {
+async fn keep_failure(txn: WriteTxn, e: RegisterError) -> Result<String, AppError> {
     match e {
         RegisterError::Internal(e) => Err(AppError::Internal(e)),
         e if !e.is_input() => Err(AppError::Internal(anyhow::anyhow!(e.to_string()))),
@@ -127,7 +127,7 @@ async fn keep_failure(txn: DatabaseTransaction, e: RegisterError) -> Result<Stri
 }
 
 /// Nothing a failed profile step did is kept (it wrote nothing but in its transaction).
-async fn drop_failure(txn: DatabaseTransaction, e: RegisterError) -> Result<String, AppError> {
+async fn drop_failure(txn: WriteTxn, e: RegisterError) -> Result<String, AppError> {
     txn.rollback().await?;
     match e {
         RegisterError::Internal(e) => Err(AppError::Internal(e)),
@@ -166,7 +166,7 @@ async fn cardholder_post(
             let status = StatusCode::UNPROCESSABLE_ENTITY;
             return page(&state, csrf, "register/cardholder.html", ctx, status);
         };
-        let txn = crate::store::db::begin_write(&state.db).await?;
+        let txn = state.begin_write().await?;
         return match registration::register_cardholder(
             &txn,
             &d,
@@ -208,7 +208,7 @@ async fn cardholder_post(
     } else {
         "card"
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match registration::verify_cardholder(
         &txn,
         &d,
@@ -286,7 +286,7 @@ async fn dealer_post(
     let now = state.clock.now();
     let d = deps(&state);
     let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     // Both steps look the dealership up again: the PDN is a hidden field in step 2, not a
     // proof of anything.
     let org = match registration::find_dealership(&txn, &d, now, &ctx, f.get("pdn")).await {

@@ -244,7 +244,7 @@ async fn request_post(
             "The kind of request",
         ))),
         Some(kind) => {
-            let txn = crate::store::db::begin_write(&state.db).await?;
+            let txn = state.begin_write().await?;
             let r = requests::file_user_id_request(
                 &txn,
                 state.clock.now(),
@@ -339,7 +339,7 @@ async fn reactivate_post(
         SecretString::from(f.get("a1").to_owned()),
         SecretString::from(f.get("a2").to_owned()),
     );
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let r = reactivation::request(
         &txn,
         &state.passwords,

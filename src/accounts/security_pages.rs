@@ -296,7 +296,7 @@ async fn totp_confirm(
         return render_setup(&state, csrf, &enrollment, error, StatusCode::FORBIDDEN).await;
     }
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let codes = settings::enable_totp(
         &txn,
         &state.sealer,
@@ -417,7 +417,7 @@ async fn totp_remove(
         Ok(ac) => ac,
         Err(r) => return Ok(r),
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     settings::remove_totp(&txn, state.clock.now(), &ctx, &account.id).await?;
     txn.commit().await?;
     Ok(Redirect::to(&format!("{SECURITY}?done=totp_removed")).into_response())
@@ -434,7 +434,7 @@ async fn recovery_post(
         Ok(ac) => ac,
         Err(r) => return Ok(r),
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let codes =
         settings::regenerate_recovery(&txn, &state.tokens, state.clock.now(), &ctx, &account.id)
             .await?;

@@ -131,7 +131,7 @@ async fn end_post(
     let now = state.clock.now();
     let all = f.all.is_some();
     let this_one = f.session.as_deref() == Some(current.id.as_str());
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     // This browser's applications get front-channel frames too when its session ends.
     let frontchannel = if all || this_one {
         logout::front_channel_urls(&txn, state.issuer(), &current.id).await?

@@ -213,7 +213,7 @@ async fn clients_create(
         },
         secret: None,
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let secret = clients::register(
         &txn,
         &state.tokens,
@@ -225,6 +225,8 @@ async fn clients_create(
     .await
     .map_err(register_error)?;
     txn.commit().await?;
+    // The new application belongs in ally_apps at once.
+    state.clients.invalidate(&b.client_id);
     let client = clients::find(&state.db, &b.client_id)
         .await
         .map_err(ApiError::internal)?
@@ -302,7 +304,7 @@ async fn client_patch(
             frontchannel: patch_uri(b.frontchannel_logout_uri, c.frontchannel_logout_uri),
         },
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     clients::update(
         &txn,
         state.clock.now(),
@@ -329,7 +331,7 @@ async fn client_rotate(
     Path(id): Path<String>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let secret = clients::rotate_secret(
         &txn,
         &state.tokens,
@@ -456,7 +458,7 @@ async fn grants_create(
 ) -> ApiResult {
     admin_only(&caller)?;
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     grants::add(
         &txn,
         now,
@@ -487,7 +489,7 @@ async fn grant_delete(
     Path((account_id, client_id)): Path<(String, String)>,
 ) -> ApiResult {
     admin_only(&caller)?;
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     grants::revoke(
         &txn,
         state.clock.now(),
@@ -563,7 +565,7 @@ async fn request_approve(
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     requests::approve(&txn, state.clock.now(), &ctx, &caller.0, &id, b.roles)
         .await
         .map_err(request_error)?;
@@ -581,7 +583,7 @@ async fn request_reject(
     if !caller.0.can_review_requests() {
         return Err(ApiError::forbidden());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     requests::reject(
         &txn,
         state.clock.now(),
@@ -628,7 +630,7 @@ async fn registration_approve(
             roles: a.roles,
         })
         .collect();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     registrations::approve(
         &txn,
         state.clock.now(),
@@ -654,7 +656,7 @@ async fn registration_reject(
         return Err(ApiError::forbidden());
     }
     let reason = b.reason.unwrap_or_default();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     registrations::reject(
         &txn,
         state.clock.now(),

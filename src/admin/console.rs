@@ -293,10 +293,12 @@ async fn clients_post(
         terms: None,
         secret: None,
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match clients::register(&txn, &state.tokens, state.clock.now(), &ctx, p.actor(), new).await {
         Ok(secret) => {
             txn.commit().await?;
+            // The new application belongs in ally_apps at once.
+            state.clients.invalidate(f.client_id.trim());
             let ctx = context! { client_id => f.client_id.trim(), secret => secret };
             render(
                 &state,
@@ -380,7 +382,7 @@ async fn client_post(
         post_logout_redirect_uris: lines(&f.post_logout_redirect_uris),
         access_policy: policy(&f.access),
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match clients::update(&txn, state.clock.now(), &ctx, p.actor(), &id, changes).await {
         Ok(()) => {
             txn.commit().await?;
@@ -417,7 +419,7 @@ async fn client_secret_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match clients::rotate_secret(&txn, &state.tokens, state.clock.now(), &ctx, p.actor(), &id).await
     {
         Ok(secret) => {
@@ -637,7 +639,7 @@ async fn grant_post(
         roles: split_roles(&f.roles),
         expires_at,
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match grants::add(&txn, state.clock.now(), &ctx, p.actor(), g).await {
         Ok(()) => {
             txn.commit().await?;
@@ -670,7 +672,7 @@ async fn grant_revoke_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match grants::revoke(
         &txn,
         state.clock.now(),
@@ -800,7 +802,7 @@ async fn request_approve_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let roles = split_roles(&f.roles);
     let r = requests::approve(&txn, state.clock.now(), &ctx, &p, &id, roles).await;
     decided(&state, csrf, &p, txn, r, "approved").await
@@ -817,7 +819,7 @@ async fn request_reject_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let r = requests::reject(&txn, state.clock.now(), &ctx, &p, &id, Some(&f.reason)).await;
     decided(&state, csrf, &p, txn, r, "rejected").await
 }
@@ -843,7 +845,7 @@ async fn registration_approve_post(
             client_id,
         })
         .collect();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let r = registrations::approve(&txn, state.clock.now(), &ctx, &p, &account_id, approved).await;
     decided(&state, csrf, &p, txn, r, "registered").await
 }
@@ -859,7 +861,7 @@ async fn registration_reject_post(
     if !p.can_review_requests() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let r = registrations::reject(&txn, state.clock.now(), &ctx, &p, &account_id, &f.reason).await;
     decided(&state, csrf, &p, txn, r, "registration-rejected").await
 }
@@ -869,7 +871,7 @@ async fn decided(
     state: &AppState,
     csrf: Csrf,
     p: &Principal,
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::store::db::WriteTxn,
     r: Result<(), requests::RequestError>,
     done: &str,
 ) -> Result<Response, AppError> {
@@ -999,7 +1001,7 @@ async fn dealerships_post(
     if !p.is_admin() {
         return Ok(forbidden_page());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match crate::access::orgs::add(&txn, state.clock.now(), &ctx, p.actor(), &f.pdn, &f.name).await
     {
         Ok(_) => {

@@ -63,7 +63,7 @@ pub async fn verify_post(
         .await;
     }
     let answer = secrecy::SecretString::from(form.answer);
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let outcome = helpdesk::verify_caller(
         &txn,
         &state.passwords,
@@ -125,7 +125,7 @@ pub async fn assist_post(
         tokens: &state.tokens,
         sealer: &state.sealer,
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     match helpdesk::act(&txn, &deps, state.clock.now(), &ctx, &agent, &id, which).await {
         Ok(None) => {
             txn.commit().await?;

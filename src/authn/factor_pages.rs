@@ -283,7 +283,7 @@ pub async fn factor_post(
         }
         return Ok((jar, locked_page(&state, account.locked_until)).into_response());
     }
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     if form.action == "send" {
         if method != Factor::EmailCode {
             return Ok(sign_in_expired());

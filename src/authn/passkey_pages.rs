@@ -187,7 +187,7 @@ pub async fn passkey_post(
         return render_login(&state, csrf, view, StatusCode::BAD_REQUEST);
     };
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let signed =
         passkeys::finish_authentication(&txn, rp, now, &form.ceremony, &credential, None).await;
     let signed = match signed {

@@ -284,7 +284,7 @@ async fn login_post(
     } else {
         Some(login::check_password(&state.db, &state.passwords, &form.username, &password).await?)
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let account = match checked {
         None => Err(LoginError::InvalidCredentials),
         Some(checked) => {
@@ -412,7 +412,7 @@ pub(super) fn factor_page_url(
 pub(super) async fn continue_after_sign_in(
     state: &AppState,
     ctx: &RequestContext,
-    txn: sea_orm::DatabaseTransaction,
+    txn: crate::store::db::WriteTxn,
     jar: CookieJar,
     req: Option<&str>,
     next: Option<&str>,

@@ -194,7 +194,7 @@ async fn give_up(
     now: DateTime<Utc>,
 ) -> Result<(), sea_orm::DbErr> {
     tracing::warn!(client_id = %d.client_id, error = %error, "back-channel logout given up");
-    let txn = store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     store::logout::mark_failed(&txn, &d.id, error, now, None).await?;
     audit::record(
         &txn,

@@ -129,7 +129,7 @@ pub async fn consent_post(
     let Some(session) = current_session(&state, &jar, now).await? else {
         return Ok(Redirect::to(&format!("{}?req={}", endpoints::LOGIN, form.req)).into_response());
     };
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
     let step = flow::resume(
         &txn,
         &flow_deps(&state, &ctx),

@@ -174,7 +174,7 @@ async fn end_session(
             }
             return Ok((csrf.jar(), page).into_response());
         }
-        let txn = crate::store::db::begin_write(&state.db).await?;
+        let txn = state.begin_write().await?;
         frontchannel = logout::front_channel_urls(&txn, state.issuer(), &s.id).await?;
         if session::end(&txn, now, &s.id, "signed out").await? {
             audit::record(

@@ -9,10 +9,16 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 use crate::{
     crypto::opaque::Purpose,
-    oidc::{bearer, client_auth, error::OAuthError, token::parse_form},
+    oidc::{
+        answer_cache::{Answer, AnswerCache},
+        bearer, client_auth,
+        error::OAuthError,
+        token::parse_form,
+    },
     state::AppState,
     store,
 };
@@ -24,7 +30,7 @@ pub async fn introspect_post(
 ) -> Response {
     match introspect(&state, &headers, &body).await {
         Ok(v) => {
-            let mut r = Json(Value::Object(v)).into_response();
+            let mut r = Json(&*v).into_response();
             r.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             r
@@ -43,17 +49,35 @@ async fn introspect(
     state: &AppState,
     headers: &HeaderMap,
     body: &[u8],
-) -> Result<Map<String, Value>, OAuthError> {
+) -> Result<Answer, OAuthError> {
     let params = parse_form(headers, body)?;
     let client = client_auth::authenticate(state, headers, &params).await?;
     let token = params
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the request has no token"))?;
     let now = state.clock.now();
+    let key = AnswerCache::key(&["introspect", &client.client_id], token);
+    if let Some(hit) = state.answers.get(&key, now) {
+        return Ok(hit);
+    }
+    let generation = state.answers.generation();
+    let answer = Arc::new(answer(state, &client.client_id, token, now).await?);
+    if let Some(exp) = answer.get("exp").and_then(Value::as_i64) {
+        state.answers.put(key, generation, now, exp, answer.clone());
+    }
+    Ok(answer)
+}
 
+/// What RFC 7662 §2.2 says about `token` to `client_id`, from the database.
+async fn answer(
+    state: &AppState,
+    client_id: &str,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Map<String, Value>, OAuthError> {
     // The hint only orders the look-ups (RFC 7662 §2.1); both kinds are always tried.
     if let Some(at) = bearer::validate(state, token, now).await? {
-        if at.client_id != client.client_id {
+        if at.client_id != client_id {
             return Ok(inactive());
         }
         let mut m = Map::new();
@@ -90,7 +114,7 @@ async fn introspect(
         return Ok(inactive());
     };
     let live = rt.consumed_at.is_none() && rt.expires_at > now && family.revoked_at.is_none();
-    if !live || rt.client_id != client.client_id {
+    if !live || rt.client_id != client_id {
         return Ok(inactive());
     }
     let mut m = Map::new();

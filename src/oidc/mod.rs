@@ -1,5 +1,6 @@
 //! The OpenID Connect / OAuth 2.0 protocol endpoints.
 
+pub mod answer_cache;
 pub mod authorize;
 pub mod backchannel;
 pub mod bearer;

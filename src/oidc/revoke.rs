@@ -55,7 +55,7 @@ async fn revoke(
         .get("token")
         .ok_or_else(|| OAuthError::invalid_request("the request has no token"))?;
     let now = state.clock.now();
-    let txn = crate::store::db::begin_write(&state.db).await?;
+    let txn = state.begin_write().await?;
 
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
     if let Some(rt) = store::tokens::find_refresh(&txn, &hash).await? {

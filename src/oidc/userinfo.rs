@@ -9,10 +9,12 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
+use std::sync::Arc;
 
 use crate::{
     accounts::users::AccountStatus,
     oidc::{
+        answer_cache::{Answer, AnswerCache},
         bearer,
         error::{ErrorCode, OAuthError},
         scope::{self, Scope},
@@ -83,10 +85,10 @@ pub async fn userinfo_post(
     respond(userinfo(&state, &token).await)
 }
 
-fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
+fn respond(r: Result<Answer, OAuthError>) -> Response {
     match r {
         Ok(claims) => {
-            let mut resp = Json(Value::Object(claims)).into_response();
+            let mut resp = Json(&*claims).into_response();
             resp.headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             resp
@@ -95,8 +97,25 @@ fn respond(r: Result<Map<String, Value>, OAuthError>) -> Response {
     }
 }
 
-async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, OAuthError> {
+async fn userinfo(state: &AppState, token: &str) -> Result<Answer, OAuthError> {
     let now = state.clock.now();
+    let key = AnswerCache::key(&["userinfo"], token);
+    if let Some(hit) = state.answers.get(&key, now) {
+        return Ok(hit);
+    }
+    let generation = state.answers.generation();
+    let (claims, exp) = claims_of(state, token, now).await?;
+    let claims = Arc::new(claims);
+    state.answers.put(key, generation, now, exp, claims.clone());
+    Ok(claims)
+}
+
+/// The claims for a valid access token, from the database, and the token's expiry.
+async fn claims_of(
+    state: &AppState,
+    token: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<(Map<String, Value>, i64), OAuthError> {
     let at = bearer::validate(state, token, now).await?.ok_or_else(|| {
         OAuthError::invalid_token("the access token is invalid, expired or revoked")
     })?;
@@ -112,21 +131,22 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
         .filter(|a| AccountStatus::parse(&a.status) == Some(AccountStatus::Active))
         .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
     let mut claims = claims_for(&account, &granted);
-    let client = crate::access::clients::find(&state.db, &at.client_id)
+    let client = state
+        .clients
+        .get(&state.db, &at.client_id)
         .await
         .map_err(OAuthError::server_error)?
         .ok_or_else(|| OAuthError::invalid_token("the application no longer exists"))?;
-    let roles = crate::access::grants::roles_for(&state.db, &client, &account.id, now)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_token("the account no longer has access to this application")
-        })?;
-    let apps = crate::access::grants::apps_for(&state.db, &account.id, now)
-        .await
-        .map_err(OAuthError::server_error)?;
+    let access =
+        crate::access::grants::access_for(&state.db, &state.clients, &client, &account.id, now)
+            .await
+            .map_err(OAuthError::server_error)?
+            .ok_or_else(|| {
+                OAuthError::invalid_token("the account no longer has access to this application")
+            })?;
     crate::oidc::issue::AccessClaims {
-        roles: &roles,
-        apps: &apps,
+        roles: &access.roles,
+        apps: &access.apps,
         customer_id: crate::oidc::issue::customer_id_for(
             &account,
             &client.client_id,
@@ -134,7 +154,7 @@ async fn userinfo(state: &AppState, token: &str) -> Result<Map<String, Value>, O
         ),
     }
     .insert_into(&mut claims);
-    Ok(claims)
+    Ok((claims, at.exp))
 }
 
 /// The standard claims (OIDC Core §5.1) the granted scopes release (§5.4).

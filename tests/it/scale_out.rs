@@ -295,3 +295,42 @@ async fn losing_the_database_gives_503_and_service_resumes_when_it_returns() {
     let r = app.http.get(app.url("/readyz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
 }
+
+async fn is_active(node: &TestApp, secret: &str, token: &str) -> bool {
+    let r = node
+        .post_as("/introspect", "web", secret, &[("token", token)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    r.json::<serde_json::Value>().await.unwrap()["active"] == true
+}
+
+/// Nodes keep introspection answers for `cache.tokens_secs` (oidc::answer_cache): a
+/// revocation applies at once on the node that made it and within that bound on the others.
+#[tokio::test]
+async fn a_revocation_on_one_node_reaches_the_others_within_the_cache_lifetime() {
+    let a = TestApp::spawn_postgres_with(|_| {}).await;
+    let b = a.spawn_peer().await;
+    let secret = a.add_client(ClientSpec::confidential("web")).await.unwrap();
+    a.add_user("alice").await;
+    let code = code_from(&a).await;
+    let tokens: serde_json::Value = exchange_code(&a, "web", &secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let access = tokens["access_token"].as_str().unwrap();
+    assert!(is_active(&a, &secret, access).await);
+    assert!(is_active(&b, &secret, access).await);
+
+    let r = b
+        .post_as("/revoke", "web", &secret, &[("token", access)])
+        .await;
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(!is_active(&b, &secret, access).await, "at once where it was revoked");
+    let bound = std::time::Duration::from_secs(a.state.config.cache.tokens_secs + 1);
+    let started = std::time::Instant::now();
+    while is_active(&a, &secret, access).await {
+        assert!(started.elapsed() < bound, "still active on the other node after {bound:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+}

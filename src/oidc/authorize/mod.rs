@@ -115,7 +115,7 @@ async fn authorize(
     let result = async {
         let now = state.clock.now();
         let session = current_session(state, jar, now).await?;
-        let txn = crate::store::db::begin_write(&state.db).await?;
+        let txn = state.begin_write().await?;
         let step = flow::begin(
             &txn,
             &flow_deps(state, ctx),

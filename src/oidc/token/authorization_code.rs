@@ -1,6 +1,6 @@
 //! `grant_type=authorization_code` (RFC 6749 §4.1.3, RFC 7636 §4.6, OIDC Core §3.1.3).
 
-use super::{issue_for_family, require_active_account};
+use super::{family_facts, mint_for_family};
 use crate::{
     access::clients::Client,
     audit::{self, Actor, AuditEvent},
@@ -27,8 +27,10 @@ pub async fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("the request has no code"))?;
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::AuthorizationCode, code);
-    let txn = crate::store::db::begin_write(&state.db).await?;
-    let row = store::codes::find_by_hash(&txn, &hash)
+    // Read and minted before the write transaction, which only consumes the code
+    // (conditionally: of two concurrent exchanges one wins) and stores the family.
+    let db = &state.db;
+    let row = store::codes::find_by_hash(db, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
@@ -40,6 +42,7 @@ pub async fn exchange(
     if row.consumed_at.is_some() {
         // RFC 6749 §4.1.2: a code used twice means it leaked; revoke everything it bought.
         // Committed despite the error, so the revocation sticks.
+        let txn = state.begin_write().await?;
         if let Some(fid) = &row.family_id {
             store::tokens::revoke_family(&txn, fid, "authorization code replayed", now).await?;
         }
@@ -86,17 +89,10 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
-    require_active_account(&txn, &row.account_id).await?;
-
-    let family_id = uuid::Uuid::new_v4().to_string();
-    if !store::codes::consume(&txn, &hash, &family_id, now).await? {
-        return Err(OAuthError::invalid_grant(
-            "the authorization code was already used",
-        ));
-    }
+    let facts = family_facts(db, state, client, &row.account_id, now).await?;
     let granted = Scope::from_stored(&row.scope);
     let family = entity::token_family::Model {
-        id: family_id,
+        id: uuid::Uuid::new_v4().to_string(),
         client_id: client.client_id.clone(),
         account_id: row.account_id.clone(),
         session_id: Some(row.session_id.clone()),
@@ -109,17 +105,26 @@ pub async fn exchange(
         revoked_at: None,
         revoked_reason: None,
     };
-    store::tokens::insert_family(&txn, family.clone()).await?;
-    let response = issue_for_family(
-        &txn,
+    let (response, refresh) = mint_for_family(
         state,
         client,
         &family,
         &granted,
         row.nonce.as_deref(),
+        &facts,
         now,
-    )
-    .await?;
+    )?;
+
+    let txn = state.begin_write().await?;
+    if !store::codes::consume(&txn, &hash, &family.id, now).await? {
+        return Err(OAuthError::invalid_grant(
+            "the authorization code was already used",
+        ));
+    }
+    store::tokens::insert_family(&txn, family).await?;
+    if let Some(refresh) = refresh {
+        store::tokens::insert_refresh(&txn, refresh).await?;
+    }
     txn.commit().await?;
     Ok(response)
 }

@@ -112,42 +112,55 @@ async fn token(
     Ok(issued)
 }
 
-/// Mints what a token family buys at this moment: an access token for `access_scope`, a
-/// rotated refresh token (when the client may refresh) carrying `family.scope`, and an ID
-/// token when `openid` was granted.
-pub async fn issue_for_family(
+/// What the database says a family's tokens may carry now. It is read before the write
+/// transaction starts, so SQLite's single writer is held only for the writes; a grant
+/// revoked or an account locked in between is caught by the next use of the tokens, which
+/// checks both again (and the family, which every ending of access revokes).
+pub struct FamilyFacts {
+    access: crate::access::grants::Access,
+    account: entity::account::Model,
+}
+
+pub async fn family_facts(
     c: &impl sea_orm::ConnectionTrait,
+    state: &AppState,
+    client: &crate::access::clients::Client,
+    account_id: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<FamilyFacts, OAuthError> {
+    let account = active_account(c, account_id).await?;
+    // A revoked or expired grant ends the family's usefulness at once.
+    let access = crate::access::grants::access_for(c, &state.clients, client, account_id, now)
+        .await
+        .map_err(OAuthError::server_error)?
+        .ok_or_else(|| {
+            OAuthError::invalid_grant("the account no longer has access to this application")
+        })?;
+    Ok(FamilyFacts { access, account })
+}
+
+/// What a token family buys at this moment: an access token for `access_scope`, a rotated
+/// refresh token (when the client may refresh) carrying `family.scope`, and an ID token when
+/// `openid` was granted. Nothing is stored: the caller inserts the returned refresh-token
+/// row in its transaction.
+pub fn mint_for_family(
     state: &AppState,
     client: &crate::access::clients::Client,
     family: &entity::token_family::Model,
     access_scope: &crate::oidc::scope::Scope,
     nonce: Option<&str>,
+    facts: &FamilyFacts,
     now: chrono::DateTime<chrono::Utc>,
-) -> Result<TokenResponse, OAuthError> {
+) -> Result<(TokenResponse, Option<entity::refresh_token::Model>), OAuthError> {
     use crate::{
         crypto::opaque::{self, Purpose},
         oidc::{
             issue::{AccessClaims, AuthFacts, Subject},
             scope,
         },
-        store,
     };
     let amr: Vec<String> = serde_json::from_value(family.amr.clone()).unwrap_or_default();
-    // A revoked or expired grant ends the family's usefulness at once.
-    let roles = crate::access::grants::roles_for(c, client, &family.account_id, now)
-        .await?
-        .ok_or_else(|| {
-            OAuthError::invalid_grant("the account no longer has access to this application")
-        })?;
-    let apps = crate::access::grants::apps_for(c, &family.account_id, now)
-        .await
-        .map_err(OAuthError::server_error)?;
     let cardholder_app = &state.config.registration.cardholder_app;
-    let account = if client.client_id == *cardholder_app {
-        store::accounts::find_by_id(c, &family.account_id).await?
-    } else {
-        None
-    };
     let subject = Subject {
         sub: &family.account_id,
         client_id: &client.client_id,
@@ -160,59 +173,56 @@ pub async fn issue_for_family(
         }),
         family_id: Some(&family.id),
         access: Some(AccessClaims {
-            roles: &roles,
-            apps: &apps,
-            customer_id: account.as_ref().and_then(|a| {
-                crate::oidc::issue::customer_id_for(a, &client.client_id, cardholder_app)
-            }),
+            roles: &facts.access.roles,
+            apps: &facts.access.apps,
+            customer_id: crate::oidc::issue::customer_id_for(
+                &facts.account,
+                &client.client_id,
+                cardholder_app,
+            ),
         }),
     };
     let m = minter(state);
     let (access_token, expires_in) = m.access_token(&subject, now)?;
-    let refresh_token = if client.allows(GrantType::RefreshToken) {
+    let (refresh_token, row) = if client.allows(GrantType::RefreshToken) {
         let value = opaque::generate();
-        store::tokens::insert_refresh(
-            c,
-            entity::refresh_token::Model {
-                token_hash: state.tokens.hash(Purpose::RefreshToken, &value),
-                family_id: family.id.clone(),
-                client_id: client.client_id.clone(),
-                scope: family.scope.clone(),
-                created_at: now,
-                expires_at: now
-                    + chrono::Duration::seconds(state.config.tokens.refresh_token_ttl_secs),
-                consumed_at: None,
-            },
-        )
-        .await?;
-        Some(value)
+        let row = entity::refresh_token::Model {
+            token_hash: state.tokens.hash(Purpose::RefreshToken, &value),
+            family_id: family.id.clone(),
+            client_id: client.client_id.clone(),
+            scope: family.scope.clone(),
+            created_at: now,
+            expires_at: now + chrono::Duration::seconds(state.config.tokens.refresh_token_ttl_secs),
+            consumed_at: None,
+        };
+        (Some(value), Some(row))
     } else {
-        None
+        (None, None)
     };
     let id_token = if access_scope.contains(scope::OPENID) {
         Some(m.id_token(&subject, client.id_token_alg, nonce, &access_token, now)?)
     } else {
         None
     };
-    Ok(TokenResponse {
+    let response = TokenResponse {
         access_token,
         token_type: "Bearer",
         expires_in,
         refresh_token,
         id_token,
         scope: access_scope.to_string(),
-    })
+    };
+    Ok((response, row))
 }
 
-/// The account behind a grant must still be allowed in.
-pub async fn require_active_account(
+/// The account behind a grant, which must still be allowed in.
+async fn active_account(
     c: &impl sea_orm::ConnectionTrait,
     account_id: &str,
-) -> Result<(), OAuthError> {
+) -> Result<entity::account::Model, OAuthError> {
     use crate::accounts::users::AccountStatus;
-    let account = crate::store::accounts::find_by_id(c, account_id).await?;
-    match account.map(|a| AccountStatus::parse(&a.status)) {
-        Some(Some(AccountStatus::Active)) => Ok(()),
+    match crate::store::accounts::find_by_id(c, account_id).await? {
+        Some(a) if AccountStatus::parse(&a.status) == Some(AccountStatus::Active) => Ok(a),
         _ => Err(OAuthError::invalid_grant("the account is no longer active")),
     }
 }

@@ -2,7 +2,7 @@
 //! use; presenting a used one means two parties hold it, so the whole family is revoked
 //! (RFC 9700 §4.14.2).
 
-use super::{issue_for_family, require_active_account};
+use super::{family_facts, mint_for_family};
 use crate::{
     access::clients::Client,
     audit::{self, Actor, AuditEvent},
@@ -29,37 +29,24 @@ pub async fn exchange(
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid or has been revoked");
-    let txn = crate::store::db::begin_write(&state.db).await?;
-    let row = store::tokens::find_refresh(&txn, &hash)
+    // Everything is read and minted before the write transaction; the transaction then only
+    // consumes the token (conditionally, so of two concurrent uses exactly one wins) and
+    // stores its successor.
+    let db = &state.db;
+    let row = store::tokens::find_refresh(db, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != client.client_id {
         return Err(invalid());
     }
-    let family = store::tokens::find_family(&txn, &row.family_id)
+    let family = store::tokens::find_family(db, &row.family_id)
         .await?
         .ok_or_else(invalid)?;
     if family.revoked_at.is_some() {
         return Err(invalid());
     }
-    let reused = row.consumed_at.is_some() || {
-        // Consume first; losing the race to a concurrent use is a reuse as well.
-        row.expires_at > now && !store::tokens::consume_refresh(&txn, &hash, now).await?
-    };
-    if reused {
-        store::tokens::revoke_family(&txn, &family.id, "refresh token reused", now).await?;
-        audit::record(
-            &txn,
-            now,
-            ctx,
-            AuditEvent::RefreshTokenReplayed,
-            Actor::Client(&client.client_id),
-            Some(&family.account_id),
-            serde_json::json!({ "family": family.id }),
-        )
-        .await?;
-        txn.commit().await?;
-        return Err(invalid());
+    if row.consumed_at.is_some() {
+        return replayed(state, ctx, client, &family, now).await;
     }
     if row.expires_at <= now {
         return Err(OAuthError::invalid_grant("the refresh token has expired"));
@@ -78,27 +65,68 @@ pub async fn exchange(
             }
         },
     };
-    require_active_account(&txn, &family.account_id).await?;
+    let facts = family_facts(db, state, client, &family.account_id, now).await?;
     // OIDC Core §11: without offline_access a refresh token lives only as long as the
     // session it came from (ended, idle past its timeout, or past its absolute lifetime).
     // Using it is activity in that session, so an application in use keeps it alive.
-    if !family.offline {
+    let session = if family.offline {
+        None
+    } else {
         let session = match &family.session_id {
-            Some(sid) => store::sessions::find(&txn, sid).await?,
+            Some(sid) => store::sessions::find(db, sid).await?,
             None => None,
         };
         match session {
-            Some(s) if crate::authn::session::is_live(&s, &state.config.session, now) => {
-                crate::authn::session::touch(&txn, &s, now).await?;
-            }
+            Some(s) if crate::authn::session::is_live(&s, &state.config.session, now) => Some(s),
             _ => {
                 return Err(OAuthError::invalid_grant(
                     "the sign-in session this refresh token belongs to has ended",
                 ));
             }
         }
+    };
+    let (response, successor) =
+        mint_for_family(state, client, &family, &access_scope, None, &facts, now)?;
+
+    let txn = state.begin_write().await?;
+    // Losing the race to a concurrent use is a reuse as well.
+    if !store::tokens::consume_refresh(&txn, &hash, now).await? {
+        drop(txn);
+        return replayed(state, ctx, client, &family, now).await;
     }
-    let response = issue_for_family(&txn, state, client, &family, &access_scope, None, now).await?;
+    if let Some(s) = &session {
+        crate::authn::session::touch(&txn, s, now).await?;
+    }
+    if let Some(successor) = successor {
+        store::tokens::insert_refresh(&txn, successor).await?;
+    }
     txn.commit().await?;
     Ok(response)
+}
+
+/// A used refresh token presented again means two parties hold it: the whole family is
+/// revoked (RFC 9700 §4.14.2), and the revocation is committed although the request fails.
+async fn replayed(
+    state: &AppState,
+    ctx: &RequestContext,
+    client: &Client,
+    family: &entity::token_family::Model,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<TokenResponse, OAuthError> {
+    let txn = state.begin_write().await?;
+    store::tokens::revoke_family(&txn, &family.id, "refresh token reused", now).await?;
+    audit::record(
+        &txn,
+        now,
+        ctx,
+        AuditEvent::RefreshTokenReplayed,
+        Actor::Client(&client.client_id),
+        Some(&family.account_id),
+        serde_json::json!({ "family": family.id }),
+    )
+    .await?;
+    txn.commit().await?;
+    Err(OAuthError::invalid_grant(
+        "the refresh token is invalid or has been revoked",
+    ))
 }
