@@ -182,7 +182,13 @@ fn write_gate(db: &DatabaseConnection) -> Option<Gate> {
     let mut gates = GATES
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    Some(gates.get_or_insert_default().entry(file).or_default().clone())
+    Some(
+        gates
+            .get_or_insert_default()
+            .entry(file)
+            .or_default()
+            .clone(),
+    )
 }
 
 /// A write transaction (see `begin_write`). Once begun, it holds this process's write gate
@@ -225,7 +231,11 @@ impl WriteTxn {
     }
 
     async fn writer(&self) -> Result<&sea_orm::DatabaseTransaction, DbErr> {
-        Ok(&self.begun.get_or_try_init(|| begin_now(&self.db)).await?.txn)
+        Ok(&self
+            .begun
+            .get_or_try_init(|| begin_now(&self.db))
+            .await?
+            .txn)
     }
 }
 
@@ -284,7 +294,9 @@ mod tests {
         let stmt = |sql: &str| sea_orm::Statement::from_string(sea_orm::DbBackend::Sqlite, sql);
         assert!(!super::writes(&stmt("SELECT 1")));
         assert!(!super::writes(&stmt("  select * from t")));
-        assert!(super::writes(&stmt("INSERT INTO t VALUES (1) RETURNING id")));
+        assert!(super::writes(&stmt(
+            "INSERT INTO t VALUES (1) RETURNING id"
+        )));
         assert!(super::writes(&stmt("UPDATE t SET a = 1 RETURNING a")));
         assert!(super::writes(&stmt("WITH x AS (SELECT 1) DELETE FROM t")));
         assert!(super::writes(&stmt("")));

@@ -326,11 +326,17 @@ async fn a_revocation_on_one_node_reaches_the_others_within_the_cache_lifetime()
         .post_as("/revoke", "web", &secret, &[("token", access)])
         .await;
     assert_eq!(r.status(), StatusCode::OK);
-    assert!(!is_active(&b, &secret, access).await, "at once where it was revoked");
+    assert!(
+        !is_active(&b, &secret, access).await,
+        "at once where it was revoked"
+    );
     let bound = std::time::Duration::from_secs(a.state.config.cache.tokens_secs + 1);
     let started = std::time::Instant::now();
     while is_active(&a, &secret, access).await {
-        assert!(started.elapsed() < bound, "still active on the other node after {bound:?}");
+        assert!(
+            started.elapsed() < bound,
+            "still active on the other node after {bound:?}"
+        );
         tokio::time::sleep(std::time::Duration::from_millis(100)).await;
     }
 }
