@@ -39,6 +39,11 @@ pub async fn connect(
         .min_connections(1)
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(acquire_timeout)
+        // A ping before every checkout is one more round trip per query (on SQLite a hand-off
+        // to the connection's thread and back, which under load cost more than most queries);
+        // only a connection idle long enough to have been dropped by the server or a
+        // firewall is pinged. One broken otherwise fails its query (a 503) and is discarded.
+        .test_before_acquire_if_idle_for(Duration::from_secs(10))
         .sqlx_logging(false)
         // SQLite: WAL lets readers proceed while one writer commits (the server and the CLI
         // share the file), synchronous=NORMAL is durable across crashes in WAL mode, and a
