@@ -63,7 +63,7 @@ ally_pid=$!
 pids+=("$ally_pid")
 wait_for "http://127.0.0.1:$port/readyz"
 sleep 2
-echo "== ally-idp $(git -C "$root" rev-parse --short HEAD) on ${db_url:+PostgreSQL}${db_url:-SQLite}, $(nproc) cores, load generator on the same machine"
+echo "== ally-idp $(git -C "$root" rev-parse --short HEAD) on $([ -n "$db_url" ] && echo PostgreSQL || echo SQLite), $(nproc) cores, load generator on the same machine"
 BENCH_SERVICE_SECRET="$svc_secret" BENCH_WEB_SECRET="$web_secret" BENCH_PASSWORD="$password" \
   "$loadgen" --target "127.0.0.1:$port" --server-pid "$ally_pid" --json \
   --duration "$duration" --connections "$connections" | tee "$work/ally.out" | grep -v '^{'
