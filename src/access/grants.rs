@@ -46,6 +46,15 @@ fn roles_of(g: &entity::access_grant::Model) -> Vec<String> {
     serde_json::from_value(g.roles.clone()).unwrap_or_default()
 }
 
+/// The roles `grant` (the account's grant for a `grant_required` application, if any) gives
+/// now; `None` when there is none or it is no longer active.
+fn active_roles(
+    grant: Option<&entity::access_grant::Model>,
+    now: DateTime<Utc>,
+) -> Option<Vec<String>> {
+    grant.filter(|g| is_active(g, now)).map(roles_of)
+}
+
 /// Whether the account may use the application now, and with which roles: `Some(roles)` (empty
 /// for open applications) or `None`.
 pub async fn roles_for(
@@ -57,47 +66,10 @@ pub async fn roles_for(
     match client.access_policy {
         AccessPolicy::Open => Ok(Some(Vec::new())),
         AccessPolicy::GrantRequired => {
-            Ok(store::access::find_grant(c, account_id, &client.client_id)
-                .await?
-                .filter(|g| is_active(g, now))
-                .map(|g| roles_of(&g)))
+            let grant = store::access::find_grant(c, account_id, &client.client_id).await?;
+            Ok(active_roles(grant.as_ref(), now))
         }
     }
-}
-
-/// The applications (sign-in clients) the account may use now: every open one and every
-/// one it holds an active grant for. This is the `ally_apps` claim.
-pub async fn apps_for(
-    c: &impl ConnectionTrait,
-    clients: &ClientCache,
-    account_id: &str,
-    now: DateTime<Utc>,
-) -> Result<Vec<String>, anyhow::Error> {
-    let grants = store::access::list_grants(c, Some(account_id), None).await?;
-    apps_from(clients, c, &grants, now).await
-}
-
-async fn apps_from(
-    clients: &ClientCache,
-    c: &impl ConnectionTrait,
-    grants: &[entity::access_grant::Model],
-    now: DateTime<Utc>,
-) -> anyhow::Result<Vec<String>> {
-    let granted = |id: &str| {
-        grants
-            .iter()
-            .any(|g| g.client_id == id && is_active(g, now))
-    };
-    Ok(clients
-        .sign_in_apps(c)
-        .await?
-        .iter()
-        .filter(|a| match a.access_policy {
-            AccessPolicy::Open => true,
-            AccessPolicy::GrantRequired => granted(&a.client_id),
-        })
-        .map(|a| a.client_id.clone())
-        .collect())
 }
 
 /// What a token for `client` says about the account's access.
@@ -105,12 +77,14 @@ async fn apps_from(
 pub struct Access {
     /// Its roles at `client` (empty for an open application).
     pub roles: Vec<String>,
-    /// `ally_apps`.
+    /// `ally_apps`: the applications (sign-in clients) the account may use now, every open
+    /// one and every one it holds an active grant for.
     pub apps: Vec<String>,
 }
 
-/// `roles_for` and `apps_for` together, from one read of the account's grants. `None` when
-/// the account may not use `client` now.
+/// `roles_for` and `ally_apps` together, from one read of the account's grants (the
+/// application list comes from the client cache). `None` when the account may not use
+/// `client` now.
 pub async fn access_for(
     c: &impl ConnectionTrait,
     clients: &ClientCache,
@@ -119,19 +93,26 @@ pub async fn access_for(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Access>> {
     let grants = store::access::list_grants(c, Some(account_id), None).await?;
+    let grant_for = |id: &str| grants.iter().find(|g| g.client_id == id);
     let roles = match client.access_policy {
         AccessPolicy::Open => Vec::new(),
-        AccessPolicy::GrantRequired => {
-            match grants
-                .iter()
-                .find(|g| g.client_id == client.client_id && is_active(g, now))
-            {
-                Some(g) => roles_of(g),
-                None => return Ok(None),
-            }
-        }
+        AccessPolicy::GrantRequired => match active_roles(grant_for(&client.client_id), now) {
+            Some(roles) => roles,
+            None => return Ok(None),
+        },
     };
-    let apps = apps_from(clients, c, &grants, now).await?;
+    let apps = clients
+        .sign_in_apps(c)
+        .await?
+        .iter()
+        .filter(|a| match a.access_policy {
+            AccessPolicy::Open => true,
+            AccessPolicy::GrantRequired => {
+                grant_for(&a.client_id).is_some_and(|g| is_active(g, now))
+            }
+        })
+        .map(|a| a.client_id.clone())
+        .collect();
     Ok(Some(Access { roles, apps }))
 }
 

@@ -72,12 +72,33 @@ impl AnswerCache {
         self.generation.clone()
     }
 
+    /// The kept answer for `key`, else the one `compute` makes, which is kept until its
+    /// expiry (seconds since the epoch) when it has one. The generation is read before
+    /// `compute` is first polled, so before any of its reads (see the module comment).
+    pub async fn get_or_compute<E>(
+        &self,
+        key: Key,
+        now: DateTime<Utc>,
+        compute: impl Future<Output = Result<(Map<String, Value>, Option<i64>), E>>,
+    ) -> Result<Answer, E> {
+        if let Some(hit) = self.get(&key, now) {
+            return Ok(hit);
+        }
+        let generation = self.generation();
+        let (answer, expires_at) = compute.await?;
+        let answer = Arc::new(answer);
+        if let Some(expires_at) = expires_at {
+            self.put(key, generation, now, expires_at, answer.clone());
+        }
+        Ok(answer)
+    }
+
     /// Read before computing an answer, and handed to `put` with it.
-    pub fn generation(&self) -> u64 {
+    fn generation(&self) -> u64 {
         self.generation.load(Ordering::Acquire)
     }
 
-    pub fn get(&self, key: &Key, now: DateTime<Utc>) -> Option<Answer> {
+    fn get(&self, key: &Key, now: DateTime<Utc>) -> Option<Answer> {
         let entries = self.entries.read().ok()?;
         let e = entries.get(key)?;
         (e.generation == self.generation() && now < e.fresh_until).then(|| e.answer.clone())
@@ -85,14 +106,7 @@ impl AnswerCache {
 
     /// Keeps `answer`, computed under `generation`, until `expires_at` (the token's expiry,
     /// seconds since the epoch) or the cache lifetime, whichever comes first.
-    pub fn put(
-        &self,
-        key: Key,
-        generation: u64,
-        now: DateTime<Utc>,
-        expires_at: i64,
-        answer: Answer,
-    ) {
+    fn put(&self, key: Key, generation: u64, now: DateTime<Utc>, expires_at: i64, answer: Answer) {
         if self.ttl.is_zero() || generation != self.generation() {
             return;
         }

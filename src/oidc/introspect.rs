@@ -9,7 +9,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 
 use crate::{
     crypto::opaque::Purpose,
@@ -57,15 +56,13 @@ async fn introspect(
         .ok_or_else(|| OAuthError::invalid_request("the request has no token"))?;
     let now = state.clock.now();
     let key = AnswerCache::key(&["introspect", &client.client_id], token);
-    if let Some(hit) = state.answers.get(&key, now) {
-        return Ok(hit);
-    }
-    let generation = state.answers.generation();
-    let answer = Arc::new(answer(state, &client.client_id, token, now).await?);
-    if let Some(exp) = answer.get("exp").and_then(Value::as_i64) {
-        state.answers.put(key, generation, now, exp, answer.clone());
-    }
-    Ok(answer)
+    let answer = async {
+        let m = answer(state, &client.client_id, token, now).await?;
+        // Only active answers carry `exp`, so only they are kept.
+        let exp = m.get("exp").and_then(Value::as_i64);
+        Ok((m, exp))
+    };
+    state.answers.get_or_compute(key, now, answer).await
 }
 
 /// What RFC 7662 §2.2 says about `token` to `client_id`, from the database.

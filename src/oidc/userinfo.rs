@@ -9,7 +9,6 @@ use axum::{
     response::{IntoResponse, Response},
 };
 use serde_json::{Map, Value, json};
-use std::sync::Arc;
 
 use crate::{
     accounts::users::AccountStatus,
@@ -100,14 +99,11 @@ fn respond(r: Result<Answer, OAuthError>) -> Response {
 async fn userinfo(state: &AppState, token: &str) -> Result<Answer, OAuthError> {
     let now = state.clock.now();
     let key = AnswerCache::key(&["userinfo"], token);
-    if let Some(hit) = state.answers.get(&key, now) {
-        return Ok(hit);
-    }
-    let generation = state.answers.generation();
-    let (claims, exp) = claims_of(state, token, now).await?;
-    let claims = Arc::new(claims);
-    state.answers.put(key, generation, now, exp, claims.clone());
-    Ok(claims)
+    let claims = async {
+        let (claims, exp) = claims_of(state, token, now).await?;
+        Ok((claims, Some(exp)))
+    };
+    state.answers.get_or_compute(key, now, claims).await
 }
 
 /// The claims for a valid access token, from the database, and the token's expiry.
