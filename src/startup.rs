@@ -94,7 +94,7 @@ impl Application {
             &config.throttle,
             clock.clone(),
         )?);
-        let state = AppState {
+        let state = AppState::from(crate::state::Shared {
             metrics: Arc::default(),
             clients: Arc::new(crate::access::client_cache::ClientCache::new(
                 config.cache.clients_secs,
@@ -120,7 +120,7 @@ impl Application {
             clock,
             db,
             config: Arc::new(config),
-        };
+        });
         Ok(Self {
             router: router(state.clone()),
             listener,
