@@ -94,14 +94,19 @@ impl Application {
             &config.throttle,
             clock.clone(),
         )?);
+        let answers = Arc::new(crate::oidc::answer_cache::AnswerCache::new(
+            config.cache.tokens_secs,
+        ));
         let state = AppState::from(crate::state::Shared {
+            rotations: crate::oidc::token::rotation::Rotator::start(
+                db.clone(),
+                answers.commits(),
+            ),
             metrics: Arc::default(),
             clients: Arc::new(crate::access::client_cache::ClientCache::new(
                 config.cache.clients_secs,
             )),
-            answers: Arc::new(crate::oidc::answer_cache::AnswerCache::new(
-                config.cache.tokens_secs,
-            )),
+            answers,
             throttle,
             backchannel: Arc::new(crate::oidc::backchannel::Backchannel::new(&config.logout)?),
             passkeys,

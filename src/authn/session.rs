@@ -147,10 +147,16 @@ pub async fn touch(
     m: &entity::sso_session::Model,
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if now - m.last_seen_at >= Duration::seconds(TOUCH_EVERY) {
+    if needs_touch(m, now) {
         store::sessions::touch(c, &m.id, now).await?;
     }
     Ok(())
+}
+
+/// Whether using `m` now should be recorded as activity (`touch` writes at most once a
+/// minute per session).
+pub fn needs_touch(m: &entity::sso_session::Model, now: DateTime<Utc>) -> bool {
+    now - m.last_seen_at >= Duration::seconds(TOUCH_EVERY)
 }
 
 /// Ends a session and every token family bound to it that was not granted offline access

@@ -102,6 +102,24 @@ pub async fn touch(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Re
     Ok(())
 }
 
+/// `touch` for several sessions in one statement.
+pub async fn touch_many(
+    c: &impl ConnectionTrait,
+    ids: &[&str],
+    now: DateTime<Utc>,
+) -> Result<(), DbErr> {
+    if ids.is_empty() {
+        return Ok(());
+    }
+    Entity::update_many()
+        .col_expr(Column::LastSeenAt, Expr::value(now))
+        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::LastSeenAt.lt(now))
+        .exec(c)
+        .await?;
+    Ok(())
+}
+
 /// The applications that received tokens in a session (through its token families).
 pub async fn clients_of_session(
     c: &impl ConnectionTrait,

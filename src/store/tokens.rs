@@ -72,6 +72,37 @@ pub async fn insert_refresh(
     Ok(())
 }
 
+/// A refresh token with everything its use checks: its family, the family's account and
+/// (for a family bound to a sign-in) its session.
+pub struct RefreshChain {
+    pub token: refresh_token::Model,
+    pub family: token_family::Model,
+    pub account: Option<entity::account::Model>,
+    pub session: Option<entity::sso_session::Model>,
+}
+
+/// `find_refresh`, its family, account and session in one read: a refresh is the hottest
+/// write path, and on SQLite every statement is a round trip to the connection's thread.
+pub async fn find_refresh_chain(
+    c: &impl ConnectionTrait,
+    token_hash: &str,
+) -> Result<Option<RefreshChain>, DbErr> {
+    let row = refresh_token::Entity::find_by_id(token_hash.to_owned())
+        .find_also_related(token_family::Entity)
+        .find_also(token_family::Entity, entity::account::Entity)
+        .find_also(token_family::Entity, entity::sso_session::Entity)
+        .one(c)
+        .await?;
+    Ok(row.and_then(|(token, family, account, session)| {
+        Some(RefreshChain {
+            token,
+            family: family?,
+            account,
+            session,
+        })
+    }))
+}
+
 pub async fn find_refresh(
     c: &impl ConnectionTrait,
     token_hash: &str,
@@ -79,6 +110,40 @@ pub async fn find_refresh(
     refresh_token::Entity::find_by_id(token_hash.to_owned())
         .one(c)
         .await
+}
+
+/// Marks unused refresh tokens among `hashes` used, in one statement, and returns those it
+/// marked (any other was used already: a replay or a race lost).
+pub async fn consume_refreshes(
+    c: &impl ConnectionTrait,
+    hashes: &[&str],
+    now: DateTime<Utc>,
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    use sea_orm::QueryTrait;
+    let mut stmt = refresh_token::Entity::update_many()
+        .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
+        .filter(refresh_token::Column::TokenHash.is_in(hashes.iter().copied()))
+        .filter(refresh_token::Column::ConsumedAt.is_null())
+        .into_query();
+    stmt.returning_col(refresh_token::Column::TokenHash);
+    let rows = c.query_all(&stmt).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "token_hash"))
+        .collect()
+}
+
+/// Stores several refresh tokens in one statement.
+pub async fn insert_refreshes(
+    c: &impl ConnectionTrait,
+    rows: Vec<refresh_token::Model>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    refresh_token::Entity::insert_many(rows.into_iter().map(refresh_token::ActiveModel::from))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
 }
 
 /// Marks a refresh token used; false when it was already used (a replay or a race).

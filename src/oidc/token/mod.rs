@@ -4,6 +4,7 @@
 mod authorization_code;
 mod client_credentials;
 mod refresh_token;
+pub mod rotation;
 
 use axum::{
     Json,
@@ -128,9 +129,21 @@ pub async fn family_facts(
     account_id: &str,
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<FamilyFacts, OAuthError> {
-    let account = active_account(c, account_id).await?;
+    let account = crate::store::accounts::find_by_id(c, account_id).await?;
+    facts_for_account(c, state, client, account, now).await
+}
+
+/// `family_facts` for an account already read (with the token, in one query).
+pub async fn facts_for_account(
+    c: &impl sea_orm::ConnectionTrait,
+    state: &AppState,
+    client: &crate::access::clients::Client,
+    account: Option<entity::account::Model>,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<FamilyFacts, OAuthError> {
+    let account = active(account)?;
     // A revoked or expired grant ends the family's usefulness at once.
-    let access = crate::access::grants::access_for(c, &state.clients, client, account_id, now)
+    let access = crate::access::grants::access_for(c, &state.clients, client, &account.id, now)
         .await
         .map_err(OAuthError::server_error)?
         .ok_or_else(|| {
@@ -216,12 +229,9 @@ pub fn mint_for_family(
 }
 
 /// The account behind a grant, which must still be allowed in.
-async fn active_account(
-    c: &impl sea_orm::ConnectionTrait,
-    account_id: &str,
-) -> Result<entity::account::Model, OAuthError> {
+fn active(account: Option<entity::account::Model>) -> Result<entity::account::Model, OAuthError> {
     use crate::accounts::users::AccountStatus;
-    match crate::store::accounts::find_by_id(c, account_id).await? {
+    match account {
         Some(a) if AccountStatus::parse(&a.status) == Some(AccountStatus::Active) => Ok(a),
         _ => Err(OAuthError::invalid_grant("the account is no longer active")),
     }

@@ -2,7 +2,7 @@
 //! use; presenting a used one means two parties hold it, so the whole family is revoked
 //! (RFC 9700 §4.14.2).
 
-use super::{family_facts, mint_for_family};
+use super::{facts_for_account, mint_for_family};
 use crate::{
     access::clients::Client,
     audit::{self, Actor, AuditEvent},
@@ -33,15 +33,17 @@ pub async fn exchange(
     // consumes the token (conditionally, so of two concurrent uses exactly one wins) and
     // stores its successor.
     let db = &state.db;
-    let row = store::tokens::find_refresh(db, &hash)
+    let store::tokens::RefreshChain {
+        token: row,
+        family,
+        account,
+        session,
+    } = store::tokens::find_refresh_chain(db, &hash)
         .await?
         .ok_or_else(invalid)?;
     if row.client_id != client.client_id {
         return Err(invalid());
     }
-    let family = store::tokens::find_family(db, &row.family_id)
-        .await?
-        .ok_or_else(invalid)?;
     if family.revoked_at.is_some() {
         return Err(invalid());
     }
@@ -65,17 +67,13 @@ pub async fn exchange(
             }
         },
     };
-    let facts = family_facts(db, state, client, &family.account_id, now).await?;
+    let facts = facts_for_account(db, state, client, account, now).await?;
     // OIDC Core §11: without offline_access a refresh token lives only as long as the
     // session it came from (ended, idle past its timeout, or past its absolute lifetime).
     // Using it is activity in that session, so an application in use keeps it alive.
     let session = if family.offline {
         None
     } else {
-        let session = match &family.session_id {
-            Some(sid) => store::sessions::find(db, sid).await?,
-            None => None,
-        };
         match session {
             Some(s) if crate::authn::session::is_live(&s, &state.config.session, now) => Some(s),
             _ => {
@@ -88,19 +86,18 @@ pub async fn exchange(
     let (response, successor) =
         mint_for_family(state, client, &family, &access_scope, None, &facts, now)?;
 
-    let txn = state.begin_write().await?;
+    let rotation = super::rotation::Rotation {
+        token_hash: hash,
+        successor,
+        touch_session: session
+            .filter(|s| crate::authn::session::needs_touch(s, now))
+            .map(|s| s.id),
+        now,
+    };
     // Losing the race to a concurrent use is a reuse as well.
-    if !store::tokens::consume_refresh(&txn, &hash, now).await? {
-        drop(txn);
+    if !state.rotations.rotate(rotation).await? {
         return replayed(state, ctx, client, &family, now).await;
     }
-    if let Some(s) = &session {
-        crate::authn::session::touch(&txn, s, now).await?;
-    }
-    if let Some(successor) = successor {
-        store::tokens::insert_refresh(&txn, successor).await?;
-    }
-    txn.commit().await?;
     Ok(response)
 }
 
