@@ -98,7 +98,7 @@ impl Application {
             config.cache.tokens_secs,
         ));
         let state = AppState::from(crate::state::Shared {
-            rotations: crate::oidc::token::rotation::Rotator::start(
+            token_writes: crate::oidc::token::group_commit::TokenWriter::start(
                 db.clone(),
                 answers.commits(),
             ),

@@ -58,8 +58,9 @@ pub struct Shared {
     pub clients: Arc<crate::access::client_cache::ClientCache>,
     /// UserInfo and introspection answers (short-lived, per node, stale after any commit).
     pub answers: Arc<crate::oidc::answer_cache::AnswerCache>,
-    /// Writes refresh-token rotations in batches (see `oidc::token::rotation`).
-    pub rotations: crate::oidc::token::rotation::Rotator,
+    /// Writes codes, code exchanges and refresh rotations in batches (see
+    /// `oidc::token::group_commit`).
+    pub token_writes: crate::oidc::token::group_commit::TokenWriter,
     /// This node's Prometheus metrics.
     pub metrics: Arc<crate::metrics::Metrics>,
 }

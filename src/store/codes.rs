@@ -8,6 +8,17 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
+/// Stores several codes in one statement.
+pub async fn insert_many(c: &impl ConnectionTrait, rows: Vec<Model>) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    Entity::insert_many(rows.into_iter().map(ActiveModel::from))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
+}
+
 pub async fn find_by_hash(
     c: &impl ConnectionTrait,
     code_hash: &str,
@@ -15,20 +26,32 @@ pub async fn find_by_hash(
     Entity::find_by_id(code_hash.to_owned()).one(c).await
 }
 
-/// Consumes the code exactly once, recording the token family it buys. Returns false when
-/// another request consumed it first.
-pub async fn consume(
+/// `consume` for several codes in one statement: each `(code hash, family id)` that was
+/// still unused is marked used with its family; returns the hashes it marked.
+pub async fn consume_many(
     c: &impl ConnectionTrait,
-    code_hash: &str,
-    family_id: &str,
+    spends: &[(&str, &str)],
     now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let r = Entity::update_many()
+) -> Result<std::collections::HashSet<String>, DbErr> {
+    use sea_orm::QueryTrait;
+    let Some(((h0, f0), rest)) = spends.split_first() else {
+        return Ok(Default::default());
+    };
+    let family = rest
+        .iter()
+        .fold(Expr::case(Column::CodeHash.eq(*h0), *f0), |case, (h, f)| {
+            case.case(Column::CodeHash.eq(*h), *f)
+        })
+        .finally(Expr::col(Column::FamilyId));
+    let mut stmt = Entity::update_many()
         .col_expr(Column::ConsumedAt, Expr::value(now))
-        .col_expr(Column::FamilyId, Expr::value(family_id))
-        .filter(Column::CodeHash.eq(code_hash))
+        .col_expr(Column::FamilyId, family.into())
+        .filter(Column::CodeHash.is_in(spends.iter().map(|(h, _)| *h)))
         .filter(Column::ConsumedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected == 1)
+        .into_query();
+    stmt.returning_col(Column::CodeHash);
+    let rows = c.query_all(&stmt).await?;
+    rows.iter()
+        .map(|r| r.try_get::<String>("", "code_hash"))
+        .collect()
 }

@@ -8,19 +8,25 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 
-pub async fn insert_family(c: &impl ConnectionTrait, m: token_family::Model) -> Result<(), DbErr> {
-    let am: token_family::ActiveModel = m.into();
-    token_family::Entity::insert(am)
-        .exec_without_returning(c)
-        .await?;
-    Ok(())
-}
-
 pub async fn find_family(
     c: &impl ConnectionTrait,
     id: &str,
 ) -> Result<Option<token_family::Model>, DbErr> {
     token_family::Entity::find_by_id(id.to_owned()).one(c).await
+}
+
+/// Stores several families in one statement.
+pub async fn insert_families(
+    c: &impl ConnectionTrait,
+    rows: Vec<token_family::Model>,
+) -> Result<(), DbErr> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    token_family::Entity::insert_many(rows.into_iter().map(token_family::ActiveModel::from))
+        .exec_without_returning(c)
+        .await?;
+    Ok(())
 }
 
 /// Revokes a family (and so every access and refresh token in it). Idempotent.
@@ -59,17 +65,6 @@ pub async fn revoke_online_families_of_session(
         .exec(c)
         .await?;
     Ok(r.rows_affected)
-}
-
-pub async fn insert_refresh(
-    c: &impl ConnectionTrait,
-    m: refresh_token::Model,
-) -> Result<(), DbErr> {
-    let am: refresh_token::ActiveModel = m.into();
-    refresh_token::Entity::insert(am)
-        .exec_without_returning(c)
-        .await?;
-    Ok(())
 }
 
 /// A refresh token with everything its use checks: its family, the family's account and
@@ -144,21 +139,6 @@ pub async fn insert_refreshes(
         .exec_without_returning(c)
         .await?;
     Ok(())
-}
-
-/// Marks a refresh token used; false when it was already used (a replay or a race).
-pub async fn consume_refresh(
-    c: &impl ConnectionTrait,
-    token_hash: &str,
-    now: DateTime<Utc>,
-) -> Result<bool, DbErr> {
-    let r = refresh_token::Entity::update_many()
-        .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
-        .filter(refresh_token::Column::TokenHash.eq(token_hash))
-        .filter(refresh_token::Column::ConsumedAt.is_null())
-        .exec(c)
-        .await?;
-    Ok(r.rows_affected == 1)
 }
 
 pub async fn deny_access_token(

@@ -7,6 +7,7 @@ use crate::helpers::{
     redirect_uri,
 };
 use ally_idp::access::clients::GrantType;
+use futures_util::future::join_all;
 
 async fn code_for(app: &TestApp, client_id: &str) -> String {
     let cb = app
@@ -148,6 +149,73 @@ async fn reused_refresh_token_revokes_the_family() {
     assert_oauth_error(refresh(rt2).await, StatusCode::BAD_REQUEST, "invalid_grant").await;
     assert!(!introspect(&app, &secret, &at2).await);
     assert_eq!(app.audit_events("refresh_token.replayed").await.len(), 1);
+}
+
+async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
+    app.post_as(
+        "/token",
+        "web",
+        secret,
+        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+    )
+    .await
+}
+
+async fn first_refresh_token(app: &TestApp, secret: &str) -> String {
+    let code = code_for(app, "web").await;
+    let tokens: serde_json::Value = exchange_code(app, "web", secret, &code)
+        .await
+        .json()
+        .await
+        .unwrap();
+    tokens["refresh_token"].as_str().unwrap().to_owned()
+}
+
+/// Rotations are written in batches (`oidc::token::rotation`): of several uses of one
+/// token arriving together exactly one rotates it, and the others count as reuse.
+#[tokio::test]
+async fn of_concurrent_uses_of_one_refresh_token_exactly_one_rotates_it() {
+    let (app, secret) = setup().await;
+    let rt = first_refresh_token(&app, &secret).await;
+    let uses = (0..8).map(|_| async { refresh(&app, &secret, &rt).await.status() });
+    let statuses: Vec<StatusCode> = join_all(uses).await;
+    let ok = statuses.iter().filter(|s| **s == StatusCode::OK).count();
+    assert_eq!(ok, 1, "{statuses:?}");
+    assert!(
+        statuses
+            .iter()
+            .all(|s| *s == StatusCode::OK || *s == StatusCode::BAD_REQUEST)
+    );
+    assert!(!app.audit_events("refresh_token.replayed").await.is_empty());
+    assert_eq!(
+        app.count("refresh_token").await,
+        2,
+        "one successor was stored"
+    );
+}
+
+/// Each of several rotations written together stores its own successor, which works.
+#[tokio::test]
+async fn concurrent_refreshes_of_different_families_each_rotate() {
+    let (app, secret) = setup().await;
+    let mut first = Vec::new();
+    for _ in 0..5 {
+        first.push(first_refresh_token(&app, &secret).await);
+    }
+    let rotated: Vec<serde_json::Value> = {
+        let calls = first.iter().map(|rt| async {
+            let r = refresh(&app, &secret, rt).await;
+            assert_eq!(r.status(), StatusCode::OK);
+            r.json::<serde_json::Value>().await.unwrap()
+        });
+        join_all(calls).await
+    };
+    for (old, new) in first.iter().zip(&rotated) {
+        let next = new["refresh_token"].as_str().unwrap();
+        assert_ne!(next, old);
+        assert_eq!(refresh(&app, &secret, next).await.status(), StatusCode::OK);
+    }
+    assert!(app.audit_events("refresh_token.replayed").await.is_empty());
 }
 
 #[tokio::test]

@@ -69,6 +69,8 @@ pub struct FlowDeps<'a> {
     pub request_ttl: Duration,
     /// For applications without an MFA policy of their own.
     pub mfa_default: crate::access::clients::MfaPolicy,
+    /// Stores the code of a request answered at once (see `begin`).
+    pub writer: &'a crate::oidc::token::group_commit::TokenWriter,
 }
 
 /// What the user decided on the consent screen.
@@ -164,7 +166,14 @@ pub async fn begin(
         consented_by: None,
     };
     match decision {
-        Decision::Issue => issue(c, deps, now, &pending.request, session).await,
+        // Only reads came before, so the code alone is written, and it can go through the
+        // group commit (the common case: an application sending a signed-in person over).
+        Decision::Issue => {
+            let (code, step) = new_code(deps, now, &pending.request, session)?;
+            let write = crate::oidc::token::group_commit::Write::IssueCode(code);
+            deps.writer.write(write, now).await?;
+            Ok(step)
+        }
         Decision::Fail(code, d) => Ok(Step::Redirect(error_redirect(
             deps.issuer,
             &pending.request,
@@ -327,49 +336,50 @@ pub async fn resume(
             if !store::auth_requests::complete(c, id, now).await? {
                 return Err(FlowError::Expired);
             }
-            issue(c, deps, now, &pending.request, Some(session)).await
+            let (code, step) = new_code(deps, now, &pending.request, Some(session))?;
+            store::codes::insert(c, code).await?;
+            Ok(step)
         }
     }
 }
 
-/// Issues an authorization code (RFC 6749 §4.1.2), stored only as its keyed hash.
-async fn issue(
-    c: &impl ConnectionTrait,
+/// A new authorization code (RFC 6749 §4.1.2) and the redirect that delivers it; the row
+/// to store holds only its keyed hash.
+fn new_code(
     deps: &FlowDeps<'_>,
     now: DateTime<Utc>,
     req: &AuthorizationRequest,
     session: Option<&SsoSession>,
-) -> Result<Step, FlowError> {
+) -> Result<(entity::authorization_code::Model, Step), FlowError> {
     let s = session.ok_or_else(|| anyhow::anyhow!("issuing a code without a session"))?;
     let code = opaque::generate();
-    store::codes::insert(
-        c,
-        entity::authorization_code::Model {
-            code_hash: deps.tokens.hash(Purpose::AuthorizationCode, &code),
-            client_id: req.client_id.clone(),
-            account_id: s.account_id.clone(),
-            session_id: s.id.clone(),
-            redirect_uri: req.redirect_uri.clone(),
-            scope: req.scope.to_string(),
-            nonce: req.nonce.clone(),
-            code_challenge: req.code_challenge.clone(),
-            auth_time: s.auth_time,
-            amr: serde_json::json!(s.amr),
-            acr: s.acr.clone(),
-            created_at: now,
-            expires_at: now + deps.code_ttl,
-            consumed_at: None,
-            family_id: None,
-        },
-    )
-    .await?;
+    let row = entity::authorization_code::Model {
+        code_hash: deps.tokens.hash(Purpose::AuthorizationCode, &code),
+        client_id: req.client_id.clone(),
+        account_id: s.account_id.clone(),
+        session_id: s.id.clone(),
+        redirect_uri: req.redirect_uri.clone(),
+        scope: req.scope.to_string(),
+        nonce: req.nonce.clone(),
+        code_challenge: req.code_challenge.clone(),
+        auth_time: s.auth_time,
+        amr: serde_json::json!(s.amr),
+        acr: s.acr.clone(),
+        created_at: now,
+        expires_at: now + deps.code_ttl,
+        consumed_at: None,
+        family_id: None,
+    };
     let mut params = vec![("code", code.as_str())];
     if let Some(st) = &req.state {
         params.push(("state", st));
     }
     // RFC 9207 §2: the iss parameter lets the client detect mix-up attacks.
     params.push(("iss", deps.issuer));
-    Ok(Step::Redirect(append_query(&req.redirect_uri, &params)))
+    Ok((
+        row,
+        Step::Redirect(append_query(&req.redirect_uri, &params)),
+    ))
 }
 
 /// The error response of RFC 6749 §4.1.2.1 on the verified redirect URI.

@@ -63,6 +63,7 @@ pub fn flow_deps<'a>(state: &'a AppState, ctx: &'a RequestContext) -> FlowDeps<'
         code_ttl: Duration::seconds(t.authorization_code_ttl_secs),
         request_ttl: Duration::seconds(t.authorization_request_ttl_secs),
         mfa_default: state.config.mfa.default_policy,
+        writer: &state.token_writes,
     }
 }
 

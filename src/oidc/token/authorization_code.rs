@@ -115,16 +115,15 @@ pub async fn exchange(
         now,
     )?;
 
-    let txn = state.begin_write().await?;
-    if !store::codes::consume(&txn, &hash, &family.id, now).await? {
+    let exchange = super::group_commit::Write::Exchange {
+        code_hash: hash,
+        family,
+        refresh,
+    };
+    if !state.token_writes.write(exchange, now).await? {
         return Err(OAuthError::invalid_grant(
             "the authorization code was already used",
         ));
     }
-    store::tokens::insert_family(&txn, family).await?;
-    if let Some(refresh) = refresh {
-        store::tokens::insert_refresh(&txn, refresh).await?;
-    }
-    txn.commit().await?;
     Ok(response)
 }

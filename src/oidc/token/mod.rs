@@ -3,8 +3,8 @@
 
 mod authorization_code;
 mod client_credentials;
+pub mod group_commit;
 mod refresh_token;
-pub mod rotation;
 
 use axum::{
     Json,

@@ -86,16 +86,15 @@ pub async fn exchange(
     let (response, successor) =
         mint_for_family(state, client, &family, &access_scope, None, &facts, now)?;
 
-    let rotation = super::rotation::Rotation {
+    let rotation = super::group_commit::Write::Rotate {
         token_hash: hash,
         successor,
         touch_session: session
             .filter(|s| crate::authn::session::needs_touch(s, now))
             .map(|s| s.id),
-        now,
     };
     // Losing the race to a concurrent use is a reuse as well.
-    if !state.rotations.rotate(rotation).await? {
+    if !state.token_writes.write(rotation, now).await? {
         return replayed(state, ctx, client, &family, now).await;
     }
     Ok(response)
