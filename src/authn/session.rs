@@ -148,7 +148,7 @@ pub async fn touch(
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
     if needs_touch(m, now) {
-        store::sessions::touch(c, &m.id, now).await?;
+        store::sessions::touch_many(c, &[&m.id], now).await?;
     }
     Ok(())
 }

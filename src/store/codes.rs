@@ -8,17 +8,6 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// Stores several codes in one statement.
-pub async fn insert_many(c: &impl ConnectionTrait, rows: Vec<Model>) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    Entity::insert_many(rows.into_iter().map(ActiveModel::from))
-        .exec_without_returning(c)
-        .await?;
-    Ok(())
-}
-
 pub async fn find_by_hash(
     c: &impl ConnectionTrait,
     code_hash: &str,
@@ -26,14 +15,13 @@ pub async fn find_by_hash(
     Entity::find_by_id(code_hash.to_owned()).one(c).await
 }
 
-/// `consume` for several codes in one statement: each `(code hash, family id)` that was
+/// Spends codes in one statement: each `(code hash, family id)` that was
 /// still unused is marked used with its family; returns the hashes it marked.
 pub async fn consume_many(
     c: &impl ConnectionTrait,
     spends: &[(&str, &str)],
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<String>, DbErr> {
-    use sea_orm::QueryTrait;
     let Some(((h0, f0), rest)) = spends.split_first() else {
         return Ok(Default::default());
     };
@@ -43,15 +31,10 @@ pub async fn consume_many(
             case.case(Column::CodeHash.eq(*h), *f)
         })
         .finally(Expr::col(Column::FamilyId));
-    let mut stmt = Entity::update_many()
+    let update = Entity::update_many()
         .col_expr(Column::ConsumedAt, Expr::value(now))
         .col_expr(Column::FamilyId, family.into())
         .filter(Column::CodeHash.is_in(spends.iter().map(|(h, _)| *h)))
-        .filter(Column::ConsumedAt.is_null())
-        .into_query();
-    stmt.returning_col(Column::CodeHash);
-    let rows = c.query_all(&stmt).await?;
-    rows.iter()
-        .map(|r| r.try_get::<String>("", "code_hash"))
-        .collect()
+        .filter(Column::ConsumedAt.is_null());
+    super::bulk::update_returning_keys(c, update, Column::CodeHash).await
 }

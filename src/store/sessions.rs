@@ -91,18 +91,7 @@ pub async fn expired_unended_ids(
         .await
 }
 
-/// Records activity.
-pub async fn touch(c: &impl ConnectionTrait, id: &str, now: DateTime<Utc>) -> Result<(), DbErr> {
-    Entity::update_many()
-        .col_expr(Column::LastSeenAt, Expr::value(now))
-        .filter(Column::Id.eq(id))
-        .filter(Column::LastSeenAt.lt(now))
-        .exec(c)
-        .await?;
-    Ok(())
-}
-
-/// `touch` for several sessions in one statement.
+/// Records activity in the sessions `ids` (one statement).
 pub async fn touch_many(
     c: &impl ConnectionTrait,
     ids: &[&str],

@@ -15,20 +15,6 @@ pub async fn find_family(
     token_family::Entity::find_by_id(id.to_owned()).one(c).await
 }
 
-/// Stores several families in one statement.
-pub async fn insert_families(
-    c: &impl ConnectionTrait,
-    rows: Vec<token_family::Model>,
-) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    token_family::Entity::insert_many(rows.into_iter().map(token_family::ActiveModel::from))
-        .exec_without_returning(c)
-        .await?;
-    Ok(())
-}
-
 /// Revokes a family (and so every access and refresh token in it). Idempotent.
 pub async fn revoke_family(
     c: &impl ConnectionTrait,
@@ -114,31 +100,14 @@ pub async fn consume_refreshes(
     hashes: &[&str],
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<String>, DbErr> {
-    use sea_orm::QueryTrait;
-    let mut stmt = refresh_token::Entity::update_many()
+    if hashes.is_empty() {
+        return Ok(Default::default());
+    }
+    let update = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
         .filter(refresh_token::Column::TokenHash.is_in(hashes.iter().copied()))
-        .filter(refresh_token::Column::ConsumedAt.is_null())
-        .into_query();
-    stmt.returning_col(refresh_token::Column::TokenHash);
-    let rows = c.query_all(&stmt).await?;
-    rows.iter()
-        .map(|r| r.try_get::<String>("", "token_hash"))
-        .collect()
-}
-
-/// Stores several refresh tokens in one statement.
-pub async fn insert_refreshes(
-    c: &impl ConnectionTrait,
-    rows: Vec<refresh_token::Model>,
-) -> Result<(), DbErr> {
-    if rows.is_empty() {
-        return Ok(());
-    }
-    refresh_token::Entity::insert_many(rows.into_iter().map(refresh_token::ActiveModel::from))
-        .exec_without_returning(c)
-        .await?;
-    Ok(())
+        .filter(refresh_token::Column::ConsumedAt.is_null());
+    super::bulk::update_returning_keys(c, update, refresh_token::Column::TokenHash).await
 }
 
 pub async fn deny_access_token(

@@ -27,8 +27,8 @@ pub async fn exchange(
         .ok_or_else(|| OAuthError::invalid_request("the request has no code"))?;
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::AuthorizationCode, code);
-    // Read and minted before the write transaction, which only consumes the code
-    // (conditionally: of two concurrent exchanges one wins) and stores the family.
+    // Read and minted before the write; the group commit (`group_commit`) then only spends
+    // the code (conditionally: of two concurrent exchanges one wins) and stores the family.
     let db = &state.db;
     let row = store::codes::find_by_hash(db, &hash)
         .await?

@@ -127,12 +127,14 @@ async fn commit(
     let writes: Vec<&Write> = jobs.iter().map(|j| &j.write).collect();
     let txn = store::db::begin_write(db).await?.advancing(commits.clone());
 
-    let refreshes: Vec<&str> = writes.iter().filter_map(|w| spent_refresh(w)).collect();
-    let spent_refreshes = if refreshes.is_empty() {
-        HashSet::new()
-    } else {
-        store::tokens::consume_refreshes(&txn, &refreshes, now).await?
-    };
+    let refreshes: Vec<&str> = writes
+        .iter()
+        .filter_map(|w| match w {
+            Write::Rotate { token_hash, .. } => Some(token_hash.as_str()),
+            _ => None,
+        })
+        .collect();
+    let spent_refreshes = store::tokens::consume_refreshes(&txn, &refreshes, now).await?;
     let codes: Vec<(&str, &str)> = writes
         .iter()
         .filter_map(|w| match w {
@@ -175,20 +177,13 @@ async fn commit(
             }
         }
     }
-    store::codes::insert_many(&txn, new_codes).await?;
+    store::bulk::insert_all(&txn, new_codes).await?;
     // Families before the refresh tokens that refer to them.
-    store::tokens::insert_families(&txn, families).await?;
-    store::tokens::insert_refreshes(&txn, new_refreshes).await?;
+    store::bulk::insert_all(&txn, families).await?;
+    store::bulk::insert_all(&txn, new_refreshes).await?;
     store::sessions::touch_many(&txn, &touched, now).await?;
     txn.commit().await?;
     Ok(made)
-}
-
-fn spent_refresh(w: &Write) -> Option<&str> {
-    match w {
-        Write::Rotate { token_hash, .. } => Some(token_hash),
-        _ => None,
-    }
 }
 
 /// Which writes are made: a code issue always; an exchange or rotation when the update

@@ -29,9 +29,9 @@ pub async fn exchange(
     let now = state.clock.now();
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
     let invalid = || OAuthError::invalid_grant("the refresh token is invalid or has been revoked");
-    // Everything is read and minted before the write transaction; the transaction then only
-    // consumes the token (conditionally, so of two concurrent uses exactly one wins) and
-    // stores its successor.
+    // Everything is read and minted before the write; the group commit (`group_commit`) then
+    // only spends the token (conditionally, so of two concurrent uses exactly one wins) and
+    // stores its successor in the same transaction.
     let db = &state.db;
     let store::tokens::RefreshChain {
         token: row,
