@@ -475,7 +475,7 @@ fn read_stdin_line(what: &str) -> anyhow::Result<String> {
 async fn open_db(config: &Config) -> anyhow::Result<DatabaseConnection> {
     Ok(store::db::connect_and_migrate(
         &config.database_url,
-        2,
+        Some(2),
         std::time::Duration::from_secs(config.database_acquire_timeout_secs),
     )
     .await?)

@@ -20,7 +20,9 @@ pub struct Config {
     pub listen: SocketAddr,
     pub issuer: Issuer,
     pub database_url: String,
-    pub database_max_connections: u32,
+    /// Pooled connections per process; unset means the backend's default
+    /// (`store::db::default_max_connections`).
+    pub database_max_connections: Option<u32>,
     pub database_acquire_timeout_secs: u64,
     pub data_dir: PathBuf,
     pub log: String,

@@ -211,7 +211,7 @@ async fn losing_the_database_gives_503_and_service_resumes_when_it_returns() {
         u.set_host(Some("127.0.0.1")).unwrap();
         u.set_port(Some(relay_addr.port())).unwrap();
         c.database_url = u.to_string();
-        c.database_max_connections = 4;
+        c.database_max_connections = Some(4);
         c.database_acquire_timeout_secs = 1;
     })
     .await;
