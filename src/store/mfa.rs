@@ -9,6 +9,34 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 
+/// Whether the account has a factor it chose to set up: a passkey or a confirmed
+/// authenticator app (`authn::mfa::Enrolled::any`), in one statement.
+pub async fn has_chosen_factor(c: &impl ConnectionTrait, account_id: &str) -> Result<bool, DbErr> {
+    use entity::passkey;
+    use sea_orm::sea_query::{Alias, Query};
+    let passkey = Query::select()
+        .expr(Expr::val(1))
+        .from(passkey::Entity)
+        .and_where(passkey::Column::AccountId.eq(account_id))
+        .to_owned();
+    let totp = Query::select()
+        .expr(Expr::val(1))
+        .from(totp_factor::Entity)
+        .and_where(totp_factor::Column::AccountId.eq(account_id))
+        .and_where(totp_factor::Column::ConfirmedAt.is_not_null())
+        .to_owned();
+    let q = Query::select()
+        .expr_as(
+            Expr::exists(passkey).or(Expr::exists(totp)),
+            Alias::new("chosen"),
+        )
+        .to_owned();
+    match c.query_one(&q).await? {
+        Some(row) => row.try_get::<bool>("", "chosen"),
+        None => Ok(false),
+    }
+}
+
 // ----- TOTP -----
 
 pub async fn find_totp(

@@ -247,6 +247,73 @@ async fn enroll_totp(apps: &Apps, b: &Client) -> (Vec<u8>, Vec<String>) {
 }
 
 #[tokio::test]
+async fn an_optional_app_steps_up_a_password_session_once_the_account_sets_up_a_factor() {
+    let apps = setup().await;
+    let app = &apps.app;
+    app.add_user("alice").await;
+
+    // A password session and no factor: the optional app issues a code at once.
+    let b = new_browser();
+    apps.sign_in_at(&b, "plain", "alice").await;
+    let to = url::Url::parse(&apps.start(&b, "optional", &[]).await).unwrap();
+    assert!(param(&to, "code").is_some(), "{to}");
+
+    // The account sets up an authenticator app in another browser: the same password
+    // session is now asked for the second step there (and still not at the plain app).
+    let settings = browser_for(app, "alice").await;
+    enroll_totp(&apps, &settings).await;
+    let factor = apps.start(&b, "optional", &[]).await;
+    assert!(factor.starts_with("/login/factor?req="), "{factor}");
+    let to = url::Url::parse(&apps.start(&b, "plain", &[]).await).unwrap();
+    assert!(param(&to, "code").is_some(), "{to}");
+}
+
+/// What counts as a factor the person chose (the optional policy's question): a passkey or
+/// a confirmed authenticator app; not an unconfirmed one, not recovery codes alone.
+#[tokio::test]
+async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
+    use ally_idp::store;
+    let app = TestApp::spawn().await;
+    app.add_user("alice").await;
+    app.add_user("bob").await;
+    let db = &app.state.db;
+    let (alice, bob) = (app.account("alice").await.id, app.account("bob").await.id);
+    let now = app.state.clock.now();
+    let chosen = |id: String| async move { store::mfa::has_chosen_factor(db, &id).await.unwrap() };
+    assert!(!chosen(alice.clone()).await);
+
+    let mut totp = entity::totp_factor::Model {
+        account_id: alice.clone(),
+        sealed_secret: "sealed".into(),
+        created_at: now,
+        confirmed_at: None,
+        last_step: None,
+    };
+    store::mfa::replace_totp(db, totp.clone()).await.unwrap();
+    assert!(!chosen(alice.clone()).await, "unconfirmed");
+    totp.confirmed_at = Some(now);
+    store::mfa::replace_totp(db, totp).await.unwrap();
+    assert!(chosen(alice.clone()).await, "confirmed");
+    assert!(!chosen(bob.clone()).await, "another account's factor");
+
+    store::passkeys::insert(
+        db,
+        entity::passkey::Model {
+            id: "pk1".into(),
+            account_id: bob.clone(),
+            credential_id: "cred1".into(),
+            name: "laptop".into(),
+            credential: "{}".into(),
+            created_at: now,
+            last_used_at: None,
+        },
+    )
+    .await
+    .unwrap();
+    assert!(chosen(bob).await, "passkey");
+}
+
+#[tokio::test]
 async fn totp_sign_in_reports_amr_and_acr_and_refuses_a_replayed_code() {
     let apps = setup().await;
     let app = &apps.app;

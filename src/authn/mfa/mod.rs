@@ -105,12 +105,30 @@ pub fn acr_values_ask_for_mfa(acr_values: &[String]) -> bool {
 /// Whether this sign-in must show a second factor, given the application's policy, what the
 /// account enrolled and whether the request asked for multi-factor.
 pub fn required(policy: MfaPolicy, enrolled: &Enrolled, acr_asks_mfa: bool) -> bool {
-    acr_asks_mfa
-        || match policy {
-            MfaPolicy::None => false,
-            MfaPolicy::Optional => enrolled.any(),
-            MfaPolicy::Required => true,
-        }
+    acr_asks_mfa || by_policy(policy, enrolled.any())
+}
+
+/// Whether `policy` asks an account that is already signed in for a second factor. Only the
+/// optional policy depends on what the account enrolled, and then one query answers it:
+/// `/authorize` asks this on every request of a signed-in person.
+pub async fn required_by_policy(
+    c: &impl ConnectionTrait,
+    policy: MfaPolicy,
+    account_id: &str,
+) -> Result<bool, DbErr> {
+    let chosen = match policy {
+        MfaPolicy::Optional => store::mfa::has_chosen_factor(c, account_id).await?,
+        MfaPolicy::None | MfaPolicy::Required => false,
+    };
+    Ok(by_policy(policy, chosen))
+}
+
+fn by_policy(policy: MfaPolicy, has_chosen_factor: bool) -> bool {
+    match policy {
+        MfaPolicy::None => false,
+        MfaPolicy::Optional => has_chosen_factor,
+        MfaPolicy::Required => true,
+    }
 }
 
 /// How a session stands with respect to the second factor.

@@ -118,8 +118,8 @@ async fn gates(
     let Some(s) = session else {
         return Ok(Gates::OPEN);
     };
-    let enrolled = mfa::enrolled(c, &s.account_id).await?;
-    let policy_needs = mfa::required(client.mfa_policy(deps.mfa_default), &enrolled, false);
+    let policy_needs =
+        mfa::required_by_policy(c, client.mfa_policy(deps.mfa_default), &s.account_id).await?;
     let acr_needs = mfa::acr_values_ask_for_mfa(&request.acr_values);
     Ok(Gates {
         second_factor: s.factors().satisfies(policy_needs, acr_needs),
