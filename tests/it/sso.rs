@@ -398,7 +398,15 @@ async fn failed_deliveries_are_retried_with_backoff_then_given_up_and_audited() 
     // The first attempt at once, the second about a second later (then 2 s, 4 s ...).
     let got = rx.wait_for(2).await;
     assert_eq!(got[0].client_id, "portal");
-    let row = &ally_idp::store::logout::list(&app.state.db).await.unwrap()[0];
+    // The receiver has the second request before the job records its answer: wait for it.
+    let mut row = ally_idp::store::logout::list(&app.state.db).await.unwrap()[0].clone();
+    for _ in 0..50 {
+        if row.attempts >= 2 {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        row = ally_idp::store::logout::list(&app.state.db).await.unwrap()[0].clone();
+    }
     assert!(row.delivered_at.is_none() && row.given_up_at.is_none());
     assert!(row.attempts >= 2);
     assert!(row.last_error.as_deref().unwrap().contains("503"));
