@@ -58,7 +58,8 @@ pub struct Enrolled {
 
 impl Enrolled {
     /// A factor the person chose to set up (the e-mailed code is only a fallback, and
-    /// recovery codes only back up another factor).
+    /// recovery codes only back up another factor). `store::mfa::has_chosen_factor` asks the
+    /// same question in SQL for `/authorize`: change the two together.
     pub fn any(&self) -> bool {
         self.passkeys > 0 || self.totp
     }
