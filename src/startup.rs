@@ -4,7 +4,7 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 
 use axum::{Router, middleware, routing::get};
 use tokio::net::TcpListener;
-use tower_http::{limit::RequestBodyLimitLayer, timeout::TimeoutLayer};
+use tower_http::limit::RequestBodyLimitLayer;
 
 use crate::{
     access, accounts, admin,
@@ -190,32 +190,12 @@ pub fn router(state: AppState) -> Router {
         .merge(web::health::routes())
         .merge(web::telemetry::routes())
         .fallback(|| async { crate::error::AppError::NotFound })
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            web::throttle::throttle,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            web::headers::render_error_pages,
-        ))
+        // Inside the envelope, so a 413 is counted and gets the security headers.
         .layer(RequestBodyLimitLayer::new(http.max_body_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            axum::http::StatusCode::REQUEST_TIMEOUT,
-            Duration::from_secs(http.request_timeout_secs),
-        ))
         .layer(middleware::from_fn_with_state(
             state.clone(),
-            web::headers::security_headers,
+            web::envelope::envelope,
         ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            web::telemetry::limit_headers,
-        ))
-        .layer(middleware::from_fn_with_state(
-            state.clone(),
-            web::telemetry::record,
-        ))
-        .layer(middleware::from_fn(web::telemetry::assign_request_id))
         .with_state(state)
 }
 

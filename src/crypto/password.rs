@@ -6,9 +6,17 @@
 //! hash lets the allocator keep a freed block per blocking thread it ever ran on, so memory
 //! grew with the sign-in rate (seen in the benchmark: hundreds of MiB). Instead the blocks
 //! are kept in a pool of at most one per permit and reused: the provider's memory is its
-//! baseline plus `max_concurrent` × `memory_kib`, whatever the load.
+//! baseline plus `max_concurrent` × `memory_kib`, whatever the load. Once no hash has run for
+//! `RELEASE_AFTER`, the pool is emptied: a provider that saw a burst of sign-ins returns to its
+//! baseline instead of holding the burst's working memory for good.
 
-use std::sync::{Arc, Mutex};
+use std::{
+    sync::{
+        Arc, Mutex,
+        atomic::{AtomicBool, AtomicU64, Ordering},
+    },
+    time::Duration,
+};
 
 use argon2::{
     Algorithm, Argon2, Block, Params, Version,
@@ -34,11 +42,26 @@ pub enum PasswordError {
 /// Argon2 working memory, reused across hashes (one per permit at most).
 type Blocks = Vec<Block>;
 
+/// How long the pool keeps working memory with no hash running. Long enough that a steady
+/// trickle of sign-ins reuses it (a fresh 19 MiB buffer costs thousands of page faults), short
+/// enough that the memory of a burst goes back to the system soon after it.
+const RELEASE_AFTER: Duration = Duration::from_secs(5);
+
+/// The pooled working memory, and what empties it when hashing stops.
+#[derive(Default)]
+struct Pool {
+    blocks: Mutex<Vec<Blocks>>,
+    /// Counts hashes started; unchanged over `RELEASE_AFTER` means idle.
+    uses: AtomicU64,
+    /// Whether a task is already waiting to empty the pool.
+    release_pending: AtomicBool,
+}
+
 #[derive(Clone)]
 pub struct PasswordHasher {
     params: Params,
     permits: Arc<Semaphore>,
-    pool: Arc<Mutex<Vec<Blocks>>>,
+    pool: Arc<Pool>,
     /// A hash of a random password with the configured parameters. Verifying against it when
     /// the user does not exist makes "unknown user" cost the same time as "wrong password".
     dummy_hash: Arc<str>,
@@ -68,14 +91,16 @@ impl PasswordHasher {
             permits: Arc::new(Semaphore::new(permits)),
             // The start-up buffer is dropped, not pooled: an idle provider holds no
             // working memory until people sign in.
-            pool: Arc::new(Mutex::new(Vec::new())),
+            pool: Arc::default(),
             dummy_hash: dummy_hash.into(),
         })
     }
 
     /// Working memory for one hash: a pooled block list, or a new one.
     fn take_blocks(&self) -> Blocks {
+        self.pool.uses.fetch_add(1, Ordering::Relaxed);
         self.pool
+            .blocks
             .lock()
             .ok()
             .and_then(|mut p| p.pop())
@@ -83,10 +108,14 @@ impl PasswordHasher {
     }
 
     /// Returns a buffer taken by `take_blocks`. Each buffer in use belongs to one permit
-    /// holder, so the pool never holds more than there are permits.
+    /// holder, so the pool never holds more than there are permits. Makes sure a task will
+    /// empty the pool once hashing has stopped for `RELEASE_AFTER`.
     fn give_back(&self, blocks: Blocks) {
-        if let Ok(mut p) = self.pool.lock() {
+        if let Ok(mut p) = self.pool.blocks.lock() {
             p.push(blocks);
+        }
+        if !self.pool.release_pending.swap(true, Ordering::AcqRel) {
+            tokio::spawn(release_when_idle(self.pool.clone()));
         }
     }
 
@@ -154,6 +183,23 @@ impl PasswordHasher {
             Err(_) => true,
         }
     }
+}
+
+/// Empties `pool` once no hash has started for `RELEASE_AFTER`.
+async fn release_when_idle(pool: Arc<Pool>) {
+    let mut seen = pool.uses.load(Ordering::Relaxed);
+    loop {
+        tokio::time::sleep(RELEASE_AFTER).await;
+        let now = pool.uses.load(Ordering::Relaxed);
+        if now == seen {
+            break;
+        }
+        seen = now;
+    }
+    // Cleared before the buffers go, so a hash that finishes meanwhile starts a new wait.
+    pool.release_pending.store(false, Ordering::Release);
+    let idle = pool.blocks.lock().map(|mut p| std::mem::take(&mut *p));
+    drop(idle);
 }
 
 /// A PHC-string Argon2id hash of `password` with a fresh 16-byte salt, computed in
@@ -226,6 +272,29 @@ mod tests {
         .expect("hasher")
     }
 
+    fn pooled(h: &PasswordHasher) -> usize {
+        h.pool.blocks.lock().expect("pool").len()
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn working_memory_is_kept_while_used_and_released_when_idle() {
+        let h = hasher();
+        assert_eq!(pooled(&h), 0, "an idle provider holds none");
+        let pw = SecretString::from("pw");
+        h.hash(&pw).await.expect("hash");
+        assert_eq!(pooled(&h), 1, "kept for the next sign-in");
+        // Used again before RELEASE_AFTER has passed: kept past the first deadline.
+        tokio::time::sleep(RELEASE_AFTER / 2).await;
+        h.verify(&pw, None).await.expect("verify");
+        tokio::time::sleep(RELEASE_AFTER * 3 / 4).await;
+        assert_eq!(pooled(&h), 1, "still in use");
+        tokio::time::sleep(RELEASE_AFTER * 2).await;
+        assert_eq!(pooled(&h), 0, "released once idle");
+        // And pooled again by the next use.
+        h.hash(&pw).await.expect("hash");
+        assert_eq!(pooled(&h), 1);
+    }
+
     #[tokio::test]
     async fn hashes_are_argon2id_and_verify() {
         let h = hasher();
@@ -296,7 +365,7 @@ mod tests {
         while let Some(ok) = set.join_next().await {
             assert!(ok.expect("join").expect("verify"));
         }
-        let pooled = h.pool.lock().expect("pool").len();
+        let pooled = pooled(&h);
         assert!((1..=2).contains(&pooled), "{pooled} buffers pooled");
     }
 

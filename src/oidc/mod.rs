@@ -6,6 +6,7 @@ pub mod backchannel;
 pub mod bearer;
 pub mod client_auth;
 pub mod consent;
+pub mod cors;
 pub mod discovery;
 pub mod end_session;
 pub mod endpoints;
@@ -22,19 +23,6 @@ use axum::{Router, routing::get, routing::post};
 
 use crate::state::AppState;
 
-/// CORS for the endpoints browser-based applications call directly (discovery, JWKS, token,
-/// UserInfo, revocation, introspection). They take credentials in headers or the body, never
-/// cookies, so any origin may call them and credentialed CORS is never allowed. The pages
-/// (authorize, login, consent, logout) are navigations and get no CORS at all.
-fn api_cors() -> tower_http::cors::CorsLayer {
-    use axum::http::{Method, header};
-    tower_http::cors::CorsLayer::new()
-        .allow_origin(tower_http::cors::Any)
-        .allow_methods([Method::GET, Method::POST])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .max_age(std::time::Duration::from_secs(3600))
-}
-
 pub fn routes() -> Router<AppState> {
     let api = Router::new()
         .route(endpoints::DISCOVERY, get(discovery::discovery_get))
@@ -46,8 +34,7 @@ pub fn routes() -> Router<AppState> {
             get(userinfo::userinfo_get).post(userinfo::userinfo_post),
         )
         .route(endpoints::INTROSPECT, post(introspect::introspect_post))
-        .route(endpoints::REVOKE, post(revoke::revoke_post))
-        .layer(api_cors());
+        .route(endpoints::REVOKE, post(revoke::revoke_post));
     Router::new()
         .route(
             endpoints::AUTHORIZE,

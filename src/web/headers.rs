@@ -1,17 +1,14 @@
 //! Security headers on every response, and the rendering of error pages.
 
 use axum::{
-    extract::{Request, State},
-    http::{HeaderValue, header},
-    middleware::Next,
+    http::{HeaderMap, HeaderValue, header},
     response::{IntoResponse, Response},
 };
 use minijinja::context;
 
 use crate::{
     error::ErrorPage,
-    state::AppState,
-    web::{Page, context::RequestId},
+    web::{Page, Templates},
 };
 
 /// For API and JSON responses that set no policy of their own: nothing may load, nothing
@@ -23,10 +20,11 @@ const DEFAULT_CSP: &str =
 /// plain http browsers ignore it, and a loopback development setup must not pin https).
 const HSTS: &str = "max-age=63072000; includeSubDomains";
 
-pub async fn security_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let mut resp = next.run(req).await;
-    let h = resp.headers_mut();
-    if state.config.issuer.is_https() {
+/// Sets the security headers on a response: `nosniff`, no referrer, no framing, HSTS when
+/// the issuer is https, and the default CSP unless the page set its own (pages with scripts
+/// set one with their nonce).
+pub fn apply_security_headers(h: &mut HeaderMap, https: bool) {
+    if https {
         h.insert(
             header::STRICT_TRANSPORT_SECURITY,
             HeaderValue::from_static(HSTS),
@@ -47,23 +45,17 @@ pub async fn security_headers(State(state): State<AppState>, req: Request, next:
             HeaderValue::from_static(DEFAULT_CSP),
         );
     }
-    resp
 }
 
-/// Turns an `ErrorPage` attached by a handler into the rendered error template.
-pub async fn render_error_pages(
-    State(state): State<AppState>,
-    req: Request,
-    next: Next,
-) -> Response {
-    let request_id = req.extensions().get::<RequestId>().map(|r| r.0.clone());
-    let resp = next.run(req).await;
+/// Turns an `ErrorPage` attached by a handler (or by the throttle) into the rendered error
+/// template, which shows the request id; any other response passes unchanged.
+pub fn render_error_page(templates: &Templates, request_id: &str, resp: Response) -> Response {
     let Some(page) = resp.extensions().get::<ErrorPage>().cloned() else {
         return resp;
     };
     let (mut parts, _) = resp.into_parts();
     let rendered = Page::render(
-        &state.templates,
+        templates,
         "error.html",
         context! { title => page.title.clone(), message => page.message.clone(), request_id => request_id },
     );

@@ -1,26 +1,19 @@
-//! What every request passes through on its way in and out: a request id (echoed as
-//! `x-request-id`, shown on error pages, and carried by every log line of the request as
-//! a span field), the header-size limit, and the request metrics; plus the `/metrics`
-//! endpoint that exposes them.
-
-use std::time::Instant;
+//! The pieces of `web::envelope` that observe requests: request ids, the header-size limit
+//! and the request metrics; plus the `/metrics` endpoint that exposes them.
 
 use axum::{
     Router,
-    extract::{MatchedPath, Request, State},
+    extract::State,
     http::{HeaderMap, HeaderValue, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
     routing::get,
 };
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
-use tracing::Instrument;
 
 use crate::{
     metrics::{self, RouteLabels, RouteStatusLabels},
     state::AppState,
-    web::context::RequestId,
 };
 
 pub const METRICS: &str = "/metrics";
@@ -43,21 +36,18 @@ pub fn routes() -> Router<AppState> {
     Router::new().route(METRICS, get(metrics_get))
 }
 
-/// Gives the request its id and a `request` span holding it, so log lines written while
-/// the request is handled (at any depth) carry the id an error page shows the person.
-pub async fn assign_request_id(mut req: Request, next: Next) -> Response {
-    let id = crate::crypto::opaque::generate()[..12].to_owned();
-    let span = tracing::info_span!("request", request_id = %id);
-    req.extensions_mut().insert(RequestId(id.clone()));
-    let mut resp = next.run(req).instrument(span).await;
-    if let Ok(v) = HeaderValue::from_str(&id) {
-        resp.headers_mut().insert("x-request-id", v);
-    }
-    resp
+/// A request id: 72 random bits, 12 URL-safe characters. It only has to be unique enough to
+/// find one request's log lines; it proves nothing, so it is not a secret.
+pub fn new_request_id() -> String {
+    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
+    use rand::RngCore;
+    let mut bytes = [0u8; 9];
+    rand::rng().fill_bytes(&mut bytes);
+    URL_SAFE_NO_PAD.encode(bytes)
 }
 
 /// Total size of the header lines as a server reads them (`name: value\r\n`).
-fn header_bytes(h: &HeaderMap) -> usize {
+pub fn header_bytes(h: &HeaderMap) -> usize {
     h.iter()
         .map(|(k, v)| k.as_str().len() + v.as_bytes().len() + 4)
         .sum()
@@ -65,31 +55,23 @@ fn header_bytes(h: &HeaderMap) -> usize {
 
 /// RFC 6585 §5: 431 when the header section is larger than `http.max_header_bytes`,
 /// before any handler (or cookie parser) sees it.
-pub async fn limit_headers(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    if header_bytes(req.headers()) > state.config.http.max_header_bytes {
-        return (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request header fields too large",
-        )
-            .into_response();
-    }
-    next.run(req).await
+pub fn headers_too_large() -> Response {
+    (
+        StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+        "request header fields too large",
+    )
+        .into_response()
 }
 
-/// Counts the request by method, route pattern and status, and times it to the response
-/// head (bodies here are small and complete).
-pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let m = &state.metrics;
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
-    let method = method_label(req.method());
-    m.in_flight.inc();
-    let started = Instant::now();
-    let resp = metrics::scoped(state.metrics.clone(), next.run(req)).await;
-    let elapsed = started.elapsed().as_secs_f64();
-    m.in_flight.dec();
+/// Counts a finished request by method, route pattern and status, with its time to the
+/// response head (bodies here are small and complete).
+pub fn record(
+    m: &metrics::Metrics,
+    method: &'static str,
+    route: &str,
+    resp: &Response,
+    elapsed: f64,
+) {
     let status = resp.status().as_u16();
     if resp
         .extensions()
@@ -100,26 +82,25 @@ pub async fn record(State(state): State<AppState>, req: Request, next: Next) -> 
     }
     // Inside the request span, so the line carries the request id (an access log at debug
     // level: at tens of thousands of requests a second it is off by default).
-    tracing::debug!(method, route = %route, status, secs = elapsed, "request finished");
+    tracing::debug!(method, route, status, secs = elapsed, "request finished");
     m.request_duration
         .get_or_create(&RouteLabels {
             method,
-            route: route.clone(),
+            route: route.to_owned(),
         })
         .observe(elapsed);
     m.requests
         .get_or_create(&RouteStatusLabels {
             method,
-            route,
+            route: route.to_owned(),
             status,
         })
         .inc();
-    resp
 }
 
 /// Methods outside the known set share one label, so a client inventing methods cannot
 /// create series.
-fn method_label(m: &axum::http::Method) -> &'static str {
+pub fn method_label(m: &axum::http::Method) -> &'static str {
     use axum::http::Method;
     match *m {
         Method::GET => "GET",

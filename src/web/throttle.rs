@@ -10,9 +10,8 @@
 use std::{net::IpAddr, num::NonZeroU32, sync::Arc, time::Duration};
 
 use axum::{
-    extract::{Request, State},
+    extract::Request,
     http::{HeaderValue, Method, StatusCode, header},
-    middleware::Next,
     response::{IntoResponse, Response},
 };
 use governor::{
@@ -79,20 +78,19 @@ impl Throttle {
     }
 }
 
-/// Middleware: a guarded POST over its client's allowance is answered 429 with
-/// `Retry-After` (RFC 6585 §4, RFC 9110 §10.2.3) and never reaches its handler.
-pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -> Response {
+/// The answer to a guarded POST over its client's allowance: 429 with `Retry-After`
+/// (RFC 6585 §4, RFC 9110 §10.2.3), so it never reaches its handler; `None` lets the request
+/// go on. Called by `web::envelope` for every request.
+pub fn refusal(state: &AppState, req: &Request) -> Option<Response> {
     if req.method() != Method::POST || !guarded(req.uri().path()) {
-        return next.run(req).await;
+        return None;
     }
     let ip = super::context::client_ip_of(
         req.extensions(),
         req.headers(),
         &state.config.http.trusted_proxies,
     );
-    let Some(wait) = ip.and_then(|ip| state.throttle.check(ip)) else {
-        return next.run(req).await;
-    };
+    let wait = ip.and_then(|ip| state.throttle.check(ip))?;
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
     tracing::info!(ip = ?ip, retry_after = secs, "throttled");
     let minutes = secs.div_ceil(60);
@@ -113,7 +111,7 @@ pub async fn throttle(State(state): State<AppState>, req: Request, next: Next) -
     if let Ok(v) = HeaderValue::from_str(&secs.max(1).to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);
     }
-    r
+    Some(r)
 }
 
 #[cfg(test)]

@@ -237,3 +237,83 @@ async fn every_page_gets_a_fresh_script_nonce() {
             .starts_with("default-src 'none'")
     );
 }
+
+/// A request still unanswered after `http.request_timeout_secs` gets 408, with the headers
+/// every response carries, and is counted; the connection's next request is served. (A body
+/// that never finishes arriving keeps the handler waiting, as a slow client would.)
+#[tokio::test]
+async fn a_request_unanswered_in_time_gets_408() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.http.request_timeout_secs = 1).await;
+    let before = scrape(&app).await;
+    let addr = app.issuer.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(
+        b"POST /token HTTP/1.1\r\nHost: x\r\nContent-Type: application/x-www-form-urlencoded\r\nContent-Length: 40\r\n\r\ngrant_type=",
+    )
+    .await
+    .unwrap();
+    let started = std::time::Instant::now();
+    let mut buf = vec![0u8; 4096];
+    let n = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf))
+        .await
+        .expect("answered before the test's own limit")
+        .unwrap();
+    let head = String::from_utf8_lossy(&buf[..n]).to_ascii_lowercase();
+    assert!(head.starts_with("http/1.1 408"), "{head}");
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(head.contains("x-request-id: "), "{head}");
+    assert!(head.contains("x-content-type-options: nosniff"), "{head}");
+    assert!(head.contains("access-control-allow-origin: *"), "{head}");
+    let after = scrape(&app).await;
+    let timed_out = r#"ally_http_requests_total{method="POST",route="/token",status="408"}"#;
+    assert_eq!(series(&after, timed_out) - series(&before, timed_out), 1.0);
+}
+
+/// Every kind of response leaves the envelope with one set of security headers: a rendered
+/// error page keeps its own CSP (not the API default beside it), a CORS preflight and a 431
+/// (answered before any handler) get them too.
+#[tokio::test]
+async fn every_response_has_one_set_of_security_headers() {
+    use reqwest::header;
+    let app = TestApp::spawn().await;
+    let big = "a".repeat(app.state.config.http.max_header_bytes);
+    let responses = [
+        app.http.get(app.url("/no/such/page")).send().await.unwrap(),
+        app.http
+            .request(reqwest::Method::OPTIONS, app.url("/token"))
+            .header(header::ORIGIN, "https://spa.example")
+            .header(header::ACCESS_CONTROL_REQUEST_METHOD, "POST")
+            .send()
+            .await
+            .unwrap(),
+        app.http
+            .get(app.url("/jwks"))
+            .header("x-big", big)
+            .send()
+            .await
+            .unwrap(),
+    ];
+    for r in responses {
+        let status = r.status();
+        let csp: Vec<_> = r
+            .headers()
+            .get_all(header::CONTENT_SECURITY_POLICY)
+            .iter()
+            .collect();
+        assert_eq!(csp.len(), 1, "{status}: {csp:?}");
+        assert!(
+            csp[0].to_str().unwrap().contains("frame-ancestors 'none'"),
+            "{status}"
+        );
+        assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY", "{status}");
+        assert_eq!(r.headers()[header::REFERRER_POLICY], "no-referrer");
+        assert_eq!(r.headers()[header::X_CONTENT_TYPE_OPTIONS], "nosniff");
+        assert_eq!(r.headers().get_all("x-request-id").iter().count(), 1);
+    }
+    // The 404 page shows the same request id its header carries.
+    let r = app.http.get(app.url("/no/such/page")).send().await.unwrap();
+    let id = r.headers()["x-request-id"].to_str().unwrap().to_owned();
+    assert_eq!(id.len(), 12);
+    assert!(r.text().await.unwrap().contains(&id));
+}
