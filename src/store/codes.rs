@@ -8,11 +8,16 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
-pub async fn find_by_hash(
+/// A code with the account it was issued for, in one query (the exchange needs both; on
+/// SQLite each statement is a round trip to the connection's thread).
+pub async fn find_with_account(
     c: &impl ConnectionTrait,
     code_hash: &str,
-) -> Result<Option<Model>, DbErr> {
-    Entity::find_by_id(code_hash.to_owned()).one(c).await
+) -> Result<Option<(Model, Option<entity::account::Model>)>, DbErr> {
+    Entity::find_by_id(code_hash.to_owned())
+        .find_also_related(entity::account::Entity)
+        .one(c)
+        .await
 }
 
 /// Spends codes in one statement: each `(code hash, family id)` that was

@@ -76,6 +76,30 @@ async fn wrong_code_verifier_is_invalid_grant_and_does_not_burn_the_code() {
     );
 }
 
+/// The account a code was issued for is read with the code: one locked (or otherwise no
+/// longer active) between the redirect and the exchange gets nothing, and once active again
+/// the same code still works (the refusal spent nothing).
+#[tokio::test]
+async fn a_code_for_an_account_no_longer_active_buys_nothing() {
+    use sea_orm::{ActiveModelTrait, ActiveValue::Set, IntoActiveModel};
+    let (app, secret) = setup().await;
+    let code = code_for(&app, "web").await;
+    let set_status = |status: &'static str| {
+        let app = &app;
+        async move {
+            let mut a = app.account("alice").await.into_active_model();
+            a.status = Set(status.to_owned());
+            a.update(&app.state.db).await.unwrap();
+        }
+    };
+    set_status("locked").await;
+    let r = exchange_code(&app, "web", &secret, &code).await;
+    assert_oauth_error(r, StatusCode::BAD_REQUEST, "invalid_grant").await;
+    set_status("active").await;
+    let r = exchange_code(&app, "web", &secret, &code).await;
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
 #[tokio::test]
 async fn reused_code_revokes_what_it_issued() {
     let (app, secret) = setup().await;

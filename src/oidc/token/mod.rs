@@ -122,18 +122,8 @@ pub struct FamilyFacts {
     account: entity::account::Model,
 }
 
-pub async fn family_facts(
-    c: &impl sea_orm::ConnectionTrait,
-    state: &AppState,
-    client: &crate::access::clients::Client,
-    account_id: &str,
-    now: chrono::DateTime<chrono::Utc>,
-) -> Result<FamilyFacts, OAuthError> {
-    let account = crate::store::accounts::find_by_id(c, account_id).await?;
-    facts_for_account(c, state, client, account, now).await
-}
-
-/// `family_facts` for an account already read (with the token, in one query).
+/// The facts for `account`, read together with the code or refresh token that names it (one
+/// query); `None` (the account is gone) is refused like an inactive one.
 pub async fn facts_for_account(
     c: &impl sea_orm::ConnectionTrait,
     state: &AppState,
