@@ -9,7 +9,13 @@ use subtle::ConstantTimeEq;
 
 /// A new random value with 256 bits of entropy, base64url without padding (43 chars).
 pub fn generate() -> String {
-    let mut bytes = [0u8; 32];
+    random_base64url::<32>()
+}
+
+/// `N` random bytes, base64url without padding: `generate` for secrets, shorter for values
+/// that only need to be unique (request ids).
+pub fn random_base64url<const N: usize>() -> String {
+    let mut bytes = [0u8; N];
     rand::rng().fill_bytes(&mut bytes);
     URL_SAFE_NO_PAD.encode(bytes)
 }

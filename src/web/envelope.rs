@@ -38,11 +38,9 @@ pub async fn envelope(State(state): State<AppState>, mut req: Request, next: Nex
     let id = telemetry::new_request_id();
     let span = tracing::info_span!("request", request_id = %id);
     req.extensions_mut().insert(RequestId(id.clone()));
-    let route = req
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned());
-    let route = route.as_deref().unwrap_or(UNMATCHED);
+    // A clone of the router's `Arc<str>`, not a copy of the path.
+    let matched = req.extensions().get::<MatchedPath>().cloned();
+    let route = matched.as_ref().map_or(UNMATCHED, MatchedPath::as_str);
     let method = telemetry::method_label(req.method());
     let m = &state.metrics;
     async {

@@ -39,11 +39,7 @@ pub fn routes() -> Router<AppState> {
 /// A request id: 72 random bits, 12 URL-safe characters. It only has to be unique enough to
 /// find one request's log lines; it proves nothing, so it is not a secret.
 pub fn new_request_id() -> String {
-    use base64::{Engine, engine::general_purpose::URL_SAFE_NO_PAD};
-    use rand::RngCore;
-    let mut bytes = [0u8; 9];
-    rand::rng().fill_bytes(&mut bytes);
-    URL_SAFE_NO_PAD.encode(bytes)
+    crate::crypto::opaque::random_base64url::<9>()
 }
 
 /// Total size of the header lines as a server reads them (`name: value\r\n`).
