@@ -64,6 +64,7 @@ pub struct Metrics {
     pub requests: Family<RouteStatusLabels, Counter>,
     pub request_duration: Family<RouteLabels, Histogram, fn() -> Histogram>,
     pub in_flight: Gauge,
+    pub abandoned: Family<RouteLabels, Counter>,
     pub tokens_issued: Family<GrantLabels, Counter>,
     pub sign_ins: Family<OutcomeLabels, Counter>,
     pub lockouts: Counter,
@@ -102,6 +103,12 @@ impl Metrics {
             "http_requests_in_flight",
             "Requests being handled now",
             in_flight.clone(),
+        );
+        let abandoned = Family::<RouteLabels, Counter>::default();
+        registry.register(
+            "http_requests_abandoned",
+            "Requests whose client went away before the answer, by method and route pattern",
+            abandoned.clone(),
         );
         let tokens_issued = Family::<GrantLabels, Counter>::default();
         registry.register(
@@ -144,6 +151,7 @@ impl Metrics {
             requests,
             request_duration,
             in_flight,
+            abandoned,
             tokens_issued,
             sign_ins,
             lockouts,
@@ -180,6 +188,49 @@ impl Metrics {
             self.started
         );
         out
+    }
+}
+
+/// One request being handled, counted in `http_requests_in_flight` from `begin` until it is
+/// dropped. A guard rather than an increment and a decrement around the handler: when a
+/// client goes away, hyper drops the request's future wherever it is waiting, and the code
+/// after that `await` never runs; the drop does, so the gauge cannot drift upwards.
+pub struct InFlight<'a> {
+    metrics: &'a Metrics,
+    method: &'static str,
+    route: &'a str,
+    answered: bool,
+}
+
+impl<'a> InFlight<'a> {
+    pub fn begin(metrics: &'a Metrics, method: &'static str, route: &'a str) -> Self {
+        metrics.in_flight.inc();
+        Self {
+            metrics,
+            method,
+            route,
+            answered: false,
+        }
+    }
+
+    /// The response is ready: what follows is counted as answered, not abandoned.
+    pub fn answered(mut self) {
+        self.answered = true;
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight.dec();
+        if !self.answered {
+            self.metrics
+                .abandoned
+                .get_or_create(&RouteLabels {
+                    method: self.method,
+                    route: self.route.to_owned(),
+                })
+                .inc();
+        }
     }
 }
 

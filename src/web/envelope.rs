@@ -7,7 +7,8 @@
 //! 4. per-client-IP throttling of the guessable forms (429, `web::throttle`);
 //! 5. the request timeout (408);
 //! 6. on the way out: error pages rendered, CORS and security headers set, and the request
-//!    counted and timed (`/metrics`).
+//!    counted and timed (`/metrics`); a request whose client goes away first is counted as
+//!    abandoned (`metrics::InFlight`).
 //!
 //! One middleware rather than one per concern: axum's `from_fn` clones and boxes the whole
 //! service stack beneath it for every request, so with seven nested layers each request paid
@@ -44,7 +45,7 @@ pub async fn envelope(State(state): State<AppState>, mut req: Request, next: Nex
     let method = telemetry::method_label(req.method());
     let m = &state.metrics;
     async {
-        m.in_flight.inc();
+        let in_flight = metrics::InFlight::begin(m, method, route);
         let started = Instant::now();
         let resp = metrics::scoped(m.clone(), handle(&state, route, req, next)).await;
         // Rendered first: the page brings its own headers (its CSP among them).
@@ -54,7 +55,7 @@ pub async fn envelope(State(state): State<AppState>, mut req: Request, next: Nex
         if let Ok(v) = HeaderValue::from_str(&id) {
             resp_headers.insert("x-request-id", v);
         }
-        m.in_flight.dec();
+        in_flight.answered();
         telemetry::record(m, method, route, &resp, started.elapsed().as_secs_f64());
         resp
     }

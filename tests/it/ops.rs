@@ -270,6 +270,71 @@ async fn a_request_unanswered_in_time_gets_408() {
     assert_eq!(series(&after, timed_out) - series(&before, timed_out), 1.0);
 }
 
+/// A client that goes away while its request waits (here for the database, whose write lock
+/// the test holds) takes the request out of the in-flight gauge, and the request is counted
+/// as abandoned, not as answered: hyper drops the request's future where it waits, so code
+/// after that `await` never runs.
+#[tokio::test]
+async fn a_request_abandoned_by_its_client_leaves_the_in_flight_gauge() {
+    use crate::helpers::{ClientSpec, authorize_url};
+    use sea_orm::{ConnectionTrait, DbBackend, TransactionOptions, TransactionTrait};
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn().await;
+    app.add_client(ClientSpec::confidential("web")).await;
+    let gauge = "ally_http_requests_in_flight";
+    let abandoned = r#"ally_http_requests_abandoned_total{method="GET",route="/authorize"}"#;
+    let until = |want: f64| {
+        let app = &app;
+        async move {
+            for _ in 0..100 {
+                let text = scrape(app).await;
+                if series(&text, gauge) == want {
+                    return text;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            panic!("{gauge} never reached {want}");
+        }
+    };
+    // The scrape itself is in flight while it is rendered.
+    until(1.0).await;
+    // Nobody signed in: /authorize parks the request, which has to wait for the lock.
+    let lock = match app.state.db.get_database_backend() {
+        DbBackend::Postgres => {
+            let txn = app.state.db.begin().await.unwrap();
+            txn.execute_unprepared("LOCK TABLE authorization_request IN EXCLUSIVE MODE")
+                .await
+                .unwrap();
+            txn
+        }
+        _ => app
+            .state
+            .db
+            .begin_with_options(TransactionOptions {
+                sqlite_transaction_mode: Some(sea_orm::SqliteTransactionMode::Immediate),
+                ..Default::default()
+            })
+            .await
+            .unwrap(),
+    };
+    let url = url::Url::parse(&authorize_url(&app, "web", &[])).unwrap();
+    let head = format!(
+        "GET {}?{} HTTP/1.1\r\nHost: x\r\n\r\n",
+        url.path(),
+        url.query().unwrap()
+    );
+    let addr = app.issuer.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    sock.write_all(head.as_bytes()).await.unwrap();
+    until(2.0).await;
+    drop(sock);
+    let text = until(1.0).await;
+    assert_eq!(series(&text, abandoned), 1.0, "{text}");
+    let answered = r#"ally_http_requests_total{method="GET",route="/authorize""#;
+    assert!(!text.contains(answered), "{text}");
+    lock.rollback().await.unwrap();
+}
+
 /// Every kind of response leaves the envelope with one set of security headers: a rendered
 /// error page keeps its own CSP (not the API default beside it), a CORS preflight and a 431
 /// (answered before any handler) get them too.
