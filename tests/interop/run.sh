@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds the release binary, starts it on a free port in a scratch directory, provisions an
-# application and a user through the documented CLI only, and runs openid-client's flows
-# against it. Needs node and npm (the registry is reached for the pinned openid-client).
+# application and a user through the documented CLI only, and runs two strict relying-party
+# libraries' flows against it: openid-client (Node) and Authlib (Python). Needs node and npm,
+# and python3 with venv (the registries are reached for the pinned openid-client and Authlib).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -35,3 +36,8 @@ printf '%s\n' 'correct horse battery staple' | "$bin" user add --username intero
 npm install --prefix "$work/rp" --no-package-lock --no-audit --no-fund --silent openid-client@6.8.9 >/dev/null
 cp "$here/openid-client.mjs" "$work/rp/"
 node "$work/rp/openid-client.mjs" "$issuer" interop-rp "$secret" interop 'correct horse battery staple'
+
+# A second ecosystem: Authlib (Python), with joserfc verifying every JWT (pinned, from PyPI).
+python3 -m venv "$work/py"
+"$work/py/bin/pip" install -q --disable-pip-version-check authlib==1.9.10 joserfc==1.8.0 requests==2.34.2
+"$work/py/bin/python" -W ignore::DeprecationWarning "$here/authlib_rp.py" "$issuer" interop-rp "$secret" interop 'correct horse battery staple'
