@@ -1,6 +1,12 @@
-//! Password hashing with Argon2id. Hashing is CPU-bound for tens of milliseconds, so it runs
-//! on tokio's blocking threads behind a semaphore sized to the cores: a burst of sign-ins
-//! queues here instead of starving the async workers that serve token requests.
+//! Password hashing with Argon2id. A hash is CPU-bound for milliseconds, so it runs off the
+//! async workers (a blocking thread waits while rayon's threads compute it) behind a
+//! semaphore: a burst of sign-ins queues here instead of starving the workers that serve
+//! token requests. The lanes of one hash (`parallelism`, RFC 9106 §3.2) run on two cores at
+//! once, so the semaphore admits cores ÷ lanes hashes: every core busy, a sign-in waiting
+//! about half as long as with one lane, and half as many working buffers in memory. Measured
+//! against one-lane hashes two at a time (README, Benchmarks): sign-in latency 16 → 9 ms,
+//! peak memory 19 MiB lower, throughput at saturation about 5% lower (a lane waits for the
+//! other at each of the eight segment boundaries when the cores are also serving requests).
 //!
 //! Each hash needs `memory_kib` of working memory (19 MiB by default). Allocating it per
 //! hash lets the allocator keep a freed block per blocking thread it ever ran on, so memory
@@ -80,7 +86,10 @@ impl PasswordHasher {
         let params = Params::new(cfg.memory_kib, cfg.iterations, cfg.parallelism, None)
             .map_err(|e| PasswordError::Argon2(e.to_string()))?;
         let permits = match cfg.max_concurrent {
-            0 => std::thread::available_parallelism().map_or(2, |n| n.get()),
+            0 => default_concurrency(
+                std::thread::available_parallelism().map_or(2, |n| n.get()),
+                cfg.parallelism,
+            ),
             n => n,
         };
         let dummy = crate::crypto::opaque::generate();
@@ -129,8 +138,10 @@ impl PasswordHasher {
         let pw = password.clone();
         let mut blocks = self.take_blocks();
         let (hashed, blocks) = tokio::task::spawn_blocking(move || {
-            let h = hash_with(&params, pw.expose_secret().as_bytes(), &mut blocks);
-            (h, blocks)
+            on_rayon(|| {
+                let h = hash_with(&params, pw.expose_secret().as_bytes(), &mut blocks);
+                (h, blocks)
+            })
         })
         .await?;
         self.give_back(blocks);
@@ -154,8 +165,10 @@ impl PasswordHasher {
         let pw = password.clone();
         let mut blocks = self.take_blocks();
         let (ok, blocks) = tokio::task::spawn_blocking(move || {
-            let ok = verify_with(&stored, pw.expose_secret().as_bytes(), &mut blocks);
-            (ok, blocks)
+            on_rayon(|| {
+                let ok = verify_with(&stored, pw.expose_secret().as_bytes(), &mut blocks);
+                (ok, blocks)
+            })
         })
         .await?;
         self.give_back(blocks);
@@ -200,6 +213,20 @@ async fn release_when_idle(pool: Arc<Pool>) {
     pool.release_pending.store(false, Ordering::Release);
     let idle = pool.blocks.lock().map(|mut p| std::mem::take(&mut *p));
     drop(idle);
+}
+
+/// Runs `f` on one of rayon's threads, the caller waiting. A hash started from outside the
+/// pool hands each of its eight segments (t=2 passes × 4 slices, RFC 9106 §3.4) to the pool
+/// and waits for it; started on the pool, its lanes are split between the pool's threads by
+/// work stealing, with no hand-off per segment.
+fn on_rayon<R: Send>(f: impl FnOnce() -> R + Send) -> R {
+    rayon::scope(|_| f())
+}
+
+/// Hashes at once that keep `cores` busy when each runs `lanes` lanes in parallel (at least
+/// one; a single-lane hash uses one core).
+fn default_concurrency(cores: usize, lanes: u32) -> usize {
+    (cores / (lanes.max(1) as usize)).max(1)
 }
 
 /// A PHC-string Argon2id hash of `password` with a fresh 16-byte salt, computed in
@@ -312,6 +339,45 @@ mod tests {
             "no account never verifies"
         );
         assert!(!h.verify(&pw, Some("garbage")).await.expect("garbage"));
+    }
+
+    #[tokio::test]
+    async fn two_lane_hashes_match_the_reference_and_one_lane_hashes_still_verify() {
+        let two = PasswordHasher::new(&PasswordHashing {
+            memory_kib: 64,
+            iterations: 1,
+            parallelism: 2,
+            max_concurrent: 0,
+        })
+        .expect("hasher");
+        let pw = SecretString::from("correct horse battery staple");
+        let stored = two.hash(&pw).await.expect("hash");
+        assert!(
+            stored.starts_with("$argon2id$v=19$m=64,t=1,p=2$"),
+            "{stored}"
+        );
+        // The pooled computation agrees with the crate's own verification of the PHC string.
+        use argon2::password_hash::PasswordVerifier;
+        let parsed = PasswordHash::new(&stored).expect("phc");
+        assert!(
+            Argon2::default()
+                .verify_password(b"correct horse battery staple", &parsed)
+                .is_ok()
+        );
+        assert!(two.verify(&pw, Some(&stored)).await.expect("verify"));
+        // A hash from the one-lane default of earlier versions verifies, and is redone.
+        let old = hasher().hash(&pw).await.expect("hash");
+        assert!(two.verify(&pw, Some(&old)).await.expect("verify"));
+        assert!(two.needs_rehash(&old) && !two.needs_rehash(&stored));
+    }
+
+    #[test]
+    fn by_default_as_many_hashes_run_as_keep_every_core_busy() {
+        assert_eq!(default_concurrency(2, 1), 2);
+        assert_eq!(default_concurrency(2, 2), 1);
+        assert_eq!(default_concurrency(8, 2), 4);
+        assert_eq!(default_concurrency(1, 4), 1, "at least one");
+        assert_eq!(default_concurrency(4, 0), 4, "no lanes counts as one");
     }
 
     #[tokio::test]

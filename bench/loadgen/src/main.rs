@@ -113,6 +113,8 @@ struct Args {
     argon2_memory_kib: u32,
     #[arg(long, default_value_t = 2)]
     argon2_iterations: u32,
+    #[arg(long, default_value_t = 2)]
+    argon2_parallelism: u32,
     /// Print the results as JSON lines as well as the table.
     #[arg(long)]
     json: bool,
@@ -623,8 +625,13 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
 /// argon2id verification of one password on every core, as fast as they go.
 fn run_argon2(a: &Args) -> anyhow::Result<Outcome> {
     use argon2::{Algorithm, Argon2, Params, PasswordHasher, PasswordVerifier, Version};
-    let params = Params::new(a.argon2_memory_kib, a.argon2_iterations, 1, None)
-        .map_err(|e| anyhow!("argon2 parameters: {e}"))?;
+    let params = Params::new(
+        a.argon2_memory_kib,
+        a.argon2_iterations,
+        a.argon2_parallelism,
+        None,
+    )
+    .map_err(|e| anyhow!("argon2 parameters: {e}"))?;
     let argon = Argon2::new(Algorithm::Argon2id, Version::V0x13, params);
     let hash = argon
         .hash_password(b"correct horse battery staple")
