@@ -42,6 +42,16 @@ cargo build --release --manifest-path "$root/Cargo.toml" --bin ally-idp -p ally-
 cargo build --release --manifest-path "$root/Cargo.toml" -p ally-loadgen -q
 bin="$root/target/release/ally-idp"
 loadgen="$root/target/release/ally-loadgen"
+# The code layout (build.rs) only helps while its symbol list matches the binary: after a
+# dependency or toolchain change the names differ and idle memory goes back up.
+order="$root/bench/text-order/symbols.txt"
+if command -v nm >/dev/null && [ -f "$order" ]; then
+  listed=$(wc -l <"$order")
+  found=$(nm --defined-only "$bin" | awk '{print $3}' | sort -u | comm -12 - <(sort -u "$order") | wc -l)
+  if [ $((found * 10)) -lt $((listed * 9)) ]; then
+    echo "warning: only $found of the $listed functions in bench/text-order/symbols.txt are in the binary; run bench/text-order/generate.sh" >&2
+  fi
+fi
 password='correct horse battery staple'
 
 # --- ally-idp --------------------------------------------------------------------------------
