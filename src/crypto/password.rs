@@ -216,8 +216,8 @@ async fn release_when_idle(pool: Arc<Pool>) {
 }
 
 /// Runs `f` on one of rayon's threads, the caller waiting. A hash started from outside the
-/// pool hands each of its eight segments (t=2 passes × 4 slices, RFC 9106 §3.4) to the pool
-/// and waits for it; started on the pool, its lanes are split between the pool's threads by
+/// pool hands each of its segments (t passes × 4 slices, RFC 9106 §3.4: eight at the
+/// default) to the pool and waits for it; started on the pool, its lanes are split between the pool's threads by
 /// work stealing, with no hand-off per segment.
 fn on_rayon<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
@@ -290,11 +290,16 @@ mod tests {
     use super::*;
 
     fn hasher() -> PasswordHasher {
+        hasher_with(1, 1)
+    }
+
+    /// A hasher at the smallest cost, with `lanes` lanes and `max_concurrent` hashes at once.
+    fn hasher_with(lanes: u32, max_concurrent: usize) -> PasswordHasher {
         PasswordHasher::new(&PasswordHashing {
             memory_kib: 64,
             iterations: 1,
-            parallelism: 1,
-            max_concurrent: 1,
+            parallelism: lanes,
+            max_concurrent,
         })
         .expect("hasher")
     }
@@ -343,13 +348,7 @@ mod tests {
 
     #[tokio::test]
     async fn two_lane_hashes_match_the_reference_and_one_lane_hashes_still_verify() {
-        let two = PasswordHasher::new(&PasswordHashing {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 2,
-            max_concurrent: 0,
-        })
-        .expect("hasher");
+        let two = hasher_with(2, 0);
         let pw = SecretString::from("correct horse battery staple");
         let stored = two.hash(&pw).await.expect("hash");
         assert!(
@@ -413,13 +412,7 @@ mod tests {
 
     #[tokio::test]
     async fn working_memory_is_reused_not_grown() {
-        let h = PasswordHasher::new(&PasswordHashing {
-            memory_kib: 64,
-            iterations: 1,
-            parallelism: 1,
-            max_concurrent: 2,
-        })
-        .expect("hasher");
+        let h = hasher_with(1, 2);
         let pw = SecretString::from("correct horse battery staple");
         let stored = h.hash(&pw).await.expect("hash");
         // Sixteen at once on two permits.
