@@ -3,12 +3,18 @@
 # (see build.rs). Runs the release binary under callgrind: the functions it executes from
 # start-up to its first readiness probe come first, then those that only the benchmark load
 # (bench/loadgen, every scenario briefly) executes. Everything else follows in the linker's
-# own order. Needs valgrind (Debian package `valgrind`); takes a few minutes.
+# own order. With `--postgres URL` (an empty database), a start-up on PostgreSQL is recorded as
+# well and its functions join the first group. Needs valgrind (Debian package `valgrind`);
+# takes a few minutes.
+#
+#   bench/text-order/generate.sh [--postgres URL]
 #
 # Why: the kernel maps 64 KiB of a program's code around every page it touches, so start-up
 # code scattered over 16 MiB of text kept about 13 MiB of it resident for the life of the
 # process. Laid out together, start-up and request code share a few MiB of pages.
 set -euo pipefail
+pg_url=""
+if [ "${1:-}" = "--postgres" ]; then pg_url="$2"; fi
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
@@ -44,6 +50,22 @@ BENCH_SERVICE_SECRET="$svc" BENCH_WEB_SECRET="$web" BENCH_PASSWORD="$password" \
 kill "$pid"; wait "$pid" 2>/dev/null || true
 pid=""
 
+if [ -n "$pg_url" ]; then
+  mkdir -p "$work/pg" && cd "$work/pg"
+  DATABASE_URL="$pg_url" "$bin" migrate >/dev/null
+  DATABASE_URL="$pg_url" valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/pg.out" \
+    "$bin" serve --listen "127.0.0.1:$port" --issuer "http://127.0.0.1:$port" >serve.out 2>serve.err &
+  pid=$!
+  for _ in $(seq 1 300); do
+    curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
+    sleep 0.5
+  done
+  sleep 3
+  kill "$pid"; wait "$pid" 2>/dev/null || true
+  pid=""
+  cd "$work"
+fi
+
 nm --defined-only "$bin" >"$work/nm.txt"
 python3 - "$work" "$here/symbols.txt" <<'PY'
 import glob, re, sys
@@ -63,11 +85,14 @@ def executed(path):
     return names
 
 dumps = sorted(glob.glob(f"{work}/cg.out*"), key=lambda p: (p.count("."), p))
-startup = [p for p in dumps if p.endswith(".1")]
-rest = [p for p in dumps if not p.endswith(".1")]
-first = sorted(set(n for p in startup for n in executed(p)))
-seen = set(first)
-then = sorted(set(n for p in rest for n in executed(p)) - seen)
+sqlite = set(n for p in dumps if p.endswith(".1") for n in executed(p))
+postgres = set(n for p in glob.glob(f"{work}/pg.out*") for n in executed(p))
+load = set(n for p in dumps if not p.endswith(".1") for n in executed(p))
+# What start-up runs on either database first (the part both run, then each one's own, so
+# neither touches the other's pages), then what only requests run.
+first = sorted(sqlite & postgres) if postgres else []
+first += sorted(sqlite - postgres) + sorted(postgres - sqlite)
+then = sorted(load - sqlite - postgres)
 with open(out, "w") as f:
     f.write("\n".join(first + then) + "\n")
 print(f"{len(first)} start-up functions, then {len(then)} more under load -> {out}")
