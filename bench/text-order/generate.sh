@@ -27,33 +27,10 @@ bin="$root/target/release/ally-idp"
 port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
 password='correct horse battery staple'
 
-cd "$work"
-export ALLY_IDP_LOG=warn ALLY_IDP_THROTTLE__PER_MINUTE=100000000 ALLY_IDP_THROTTLE__BURST=100000000
-"$bin" migrate >/dev/null
-svc="$("$bin" client add --client-id bench-service --name "Bench service" --grant-type client_credentials)"
-web="$("$bin" client add --client-id bench-web --name "Bench web" \
-  --redirect-uri http://127.0.0.1:9/cb --grant-type authorization_code --grant-type refresh_token)"
-printf '%s\n' "$password" | "$bin" user add --username bench --email bench@example.com --password-stdin >/dev/null
-valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/cg.out" \
-  "$bin" serve --listen "127.0.0.1:$port" --issuer "http://127.0.0.1:$port" >serve.out 2>serve.err &
-pid=$!
-for _ in $(seq 1 300); do
-  curl -fsS -o /dev/null "http://127.0.0.1:$port/readyz" 2>/dev/null && break
-  sleep 0.5
-done
-sleep 3
-callgrind_control --dump=startup "$pid" >/dev/null
-sleep 2
-BENCH_SERVICE_SECRET="$svc" BENCH_WEB_SECRET="$web" BENCH_PASSWORD="$password" \
-  "$root/target/release/ally-loadgen" --target "127.0.0.1:$port" --duration 3 --connections 2 \
-  --scenario discovery,jwks,client-credentials,refresh-token,authorization-code,password-sign-in,userinfo,introspection >/dev/null
-kill "$pid"; wait "$pid" 2>/dev/null || true
-pid=""
-
-if [ -n "$pg_url" ]; then
-  mkdir -p "$work/pg" && cd "$work/pg"
-  DATABASE_URL="$pg_url" "$bin" migrate >/dev/null
-  DATABASE_URL="$pg_url" valgrind --tool=callgrind --demangle=no --callgrind-out-file="$work/pg.out" \
+# Starts the server under callgrind (profile written to $1) and waits until it is ready
+# and has settled; sets $pid.
+serve_recorded() {
+  valgrind --tool=callgrind --demangle=no --callgrind-out-file="$1" \
     "$bin" serve --listen "127.0.0.1:$port" --issuer "http://127.0.0.1:$port" >serve.out 2>serve.err &
   pid=$!
   for _ in $(seq 1 300); do
@@ -61,8 +38,31 @@ if [ -n "$pg_url" ]; then
     sleep 0.5
   done
   sleep 3
-  kill "$pid"; wait "$pid" 2>/dev/null || true
-  pid=""
+}
+stop() { kill "$pid"; wait "$pid" 2>/dev/null || true; pid=""; }
+
+cd "$work"
+export ALLY_IDP_LOG=warn ALLY_IDP_THROTTLE__PER_MINUTE=100000000 ALLY_IDP_THROTTLE__BURST=100000000
+"$bin" migrate >/dev/null
+svc="$("$bin" client add --client-id bench-service --name "Bench service" --grant-type client_credentials)"
+web="$("$bin" client add --client-id bench-web --name "Bench web" \
+  --redirect-uri http://127.0.0.1:9/cb --grant-type authorization_code --grant-type refresh_token)"
+printf '%s\n' "$password" | "$bin" user add --username bench --email bench@example.com --password-stdin >/dev/null
+serve_recorded "$work/cg.out"
+callgrind_control --dump=startup "$pid" >/dev/null
+sleep 2
+BENCH_SERVICE_SECRET="$svc" BENCH_WEB_SECRET="$web" BENCH_PASSWORD="$password" \
+  "$root/target/release/ally-loadgen" --target "127.0.0.1:$port" --duration 3 --connections 2 \
+  --scenario discovery,jwks,client-credentials,refresh-token,authorization-code,password-sign-in,userinfo,introspection >/dev/null
+stop
+
+if [ -n "$pg_url" ]; then
+  mkdir -p "$work/pg" && cd "$work/pg"
+  export DATABASE_URL="$pg_url"
+  "$bin" migrate >/dev/null
+  serve_recorded "$work/pg.out"
+  stop
+  unset DATABASE_URL
   cd "$work"
 fi
 
