@@ -5,7 +5,7 @@
 //! once, so the semaphore admits cores ÷ lanes hashes: every core busy, a sign-in waiting
 //! about half as long as with one lane, and half as many working buffers in memory. Measured
 //! against one-lane hashes two at a time (README, Benchmarks): sign-in latency 16 → 9 ms,
-//! peak memory 19 MiB lower, throughput at saturation about 5% lower (a lane waits for the
+//! peak memory 19 MiB lower, throughput at saturation 5–7% lower (a lane waits for the
 //! other at each of the eight segment boundaries when the cores are also serving requests).
 //!
 //! Each hash needs `memory_kib` of working memory (19 MiB by default). Allocating it per
@@ -217,8 +217,8 @@ async fn release_when_idle(pool: Arc<Pool>) {
 
 /// Runs `f` on one of rayon's threads, the caller waiting. A hash started from outside the
 /// pool hands each of its segments (t passes × 4 slices, RFC 9106 §3.4: eight at the
-/// default) to the pool and waits for it; started on the pool, its lanes are split between the pool's threads by
-/// work stealing, with no hand-off per segment.
+/// default) to the pool and waits for it; started on the pool, its lanes are split between
+/// the pool's threads by work stealing, with no hand-off per segment.
 fn on_rayon<R: Send>(f: impl FnOnce() -> R + Send) -> R {
     rayon::scope(|_| f())
 }
