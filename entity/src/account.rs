@@ -36,4 +36,11 @@ pub struct Model {
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
 pub enum Relation {}
 
+/// An account's grants, read together with the account where a token is issued.
+impl Related<super::access_grant::Entity> for Entity {
+    fn to() -> RelationDef {
+        super::access_grant::Relation::Account.def().rev()
+    }
+}
+
 impl ActiveModelBehavior for ActiveModel {}

@@ -93,6 +93,18 @@ pub async fn access_for(
     now: DateTime<Utc>,
 ) -> anyhow::Result<Option<Access>> {
     let grants = store::access::list_grants(c, Some(account_id), None).await?;
+    access_from(c, clients, client, &grants, now).await
+}
+
+/// `access_for` from the account's grants read already (the token grants read them with
+/// the code or refresh token, in the same statement).
+pub async fn access_from(
+    c: &impl ConnectionTrait,
+    clients: &ClientCache,
+    client: &Client,
+    grants: &[entity::access_grant::Model],
+    now: DateTime<Utc>,
+) -> anyhow::Result<Option<Access>> {
     let grant_for = |id: &str| grants.iter().find(|g| g.client_id == id);
     let roles = match client.access_policy {
         AccessPolicy::Open => Vec::new(),

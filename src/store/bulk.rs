@@ -1,6 +1,13 @@
 //! Statements over many rows at once, for the group-committed token writes
-//! (`oidc::token::group_commit`): one multi-row INSERT, and one conditional UPDATE that
-//! reports which rows it changed.
+//! (`oidc::token::group_commit`): multi-row INSERTs, and one conditional UPDATE that reports
+//! which rows it changed.
+//!
+//! A statement's text depends on how many values it binds, and each new text is parsed and
+//! planned again: sqlx keeps the last 100 prepared statements of each connection, and batches
+//! of every size from 1 to 64 in three tables kept pushing each other (and the hot reads)
+//! out of that cache. So every batch statement takes one of a few shapes: IN lists are padded
+//! to a power of two (`padded`), and rows are inserted in chunks whose sizes are powers of
+//! two.
 
 use std::collections::HashSet;
 
@@ -9,22 +16,41 @@ use sea_orm::{
     UpdateMany,
 };
 
-/// Stores `rows` in one statement (none: no statement).
+/// Stores `rows`, in one statement per power of two in their count (13 rows: 8, 4 and 1).
 pub async fn insert_all<M>(c: &impl ConnectionTrait, rows: Vec<M>) -> Result<(), DbErr>
 where
     M: ModelTrait,
     <M::Entity as EntityTrait>::ActiveModel: From<M> + ActiveModelTrait + Send,
 {
-    if rows.is_empty() {
-        return Ok(());
+    let mut rows = rows.into_iter();
+    for size in chunk_sizes(rows.len()) {
+        M::Entity::insert_many(
+            rows.by_ref()
+                .take(size)
+                .map(<M::Entity as EntityTrait>::ActiveModel::from),
+        )
+        .exec_without_returning(c)
+        .await?;
     }
-    M::Entity::insert_many(
-        rows.into_iter()
-            .map(<M::Entity as EntityTrait>::ActiveModel::from),
-    )
-    .exec_without_returning(c)
-    .await?;
     Ok(())
+}
+
+/// `n` as a sum of distinct powers of two, largest first.
+fn chunk_sizes(n: usize) -> impl Iterator<Item = usize> {
+    (0..usize::BITS)
+        .rev()
+        .map(|bit| 1usize << bit)
+        .filter(move |size| n & size != 0)
+}
+
+/// `items` with its last element repeated up to the next power of two in length, for an IN
+/// list or a CASE (where a repeat changes nothing).
+pub fn padded<T: Copy>(items: &[T]) -> Vec<T> {
+    let mut out = items.to_vec();
+    if let Some(&last) = items.last() {
+        out.resize(items.len().next_power_of_two(), last);
+    }
+    out
 }
 
 /// Runs `update` and returns the `key` (a text column) of each row it changed. With a
@@ -41,4 +67,25 @@ pub async fn update_returning_keys<E: EntityTrait>(
     rows.iter()
         .map(|r| r.try_get::<String>("", key.as_str()))
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_are_chunked_by_the_powers_of_two_in_their_count() {
+        assert_eq!(chunk_sizes(0).collect::<Vec<_>>(), Vec::<usize>::new());
+        assert_eq!(chunk_sizes(13).collect::<Vec<_>>(), vec![8, 4, 1]);
+        assert_eq!(chunk_sizes(64).collect::<Vec<_>>(), vec![64]);
+        assert_eq!(chunk_sizes(63).sum::<usize>(), 63);
+    }
+
+    #[test]
+    fn lists_are_padded_with_their_last_item_to_a_power_of_two() {
+        assert_eq!(padded::<u8>(&[]), Vec::<u8>::new());
+        assert_eq!(padded(&[1]), vec![1]);
+        assert_eq!(padded(&[1, 2, 3]), vec![1, 2, 3, 3]);
+        assert_eq!(padded(&[1, 2, 3, 4, 5]), vec![1, 2, 3, 4, 5, 5, 5, 5]);
+    }
 }

@@ -8,16 +8,34 @@ pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     Ok(())
 }
 
-/// A code with the account it was issued for, in one query (the exchange needs both; on
-/// SQLite each statement is a round trip to the connection's thread).
+/// A code with the account it was issued for and the account's grants, in one query (the
+/// exchange needs all three; on SQLite each statement is a round trip to the connection's
+/// thread). The grants are joined, so there is one row per grant (at least one).
 pub async fn find_with_account(
     c: &impl ConnectionTrait,
     code_hash: &str,
-) -> Result<Option<(Model, Option<entity::account::Model>)>, DbErr> {
-    Entity::find_by_id(code_hash.to_owned())
+) -> Result<
+    Option<(
+        Model,
+        Option<entity::account::Model>,
+        Vec<entity::access_grant::Model>,
+    )>,
+    DbErr,
+> {
+    let rows = Entity::find_by_id(code_hash.to_owned())
         .find_also_related(entity::account::Entity)
-        .one(c)
-        .await
+        .find_also(entity::account::Entity, entity::access_grant::Entity)
+        .all(c)
+        .await?;
+    let mut grants = Vec::with_capacity(rows.len());
+    let mut found = None;
+    for (code, account, grant) in rows {
+        grants.extend(grant);
+        if found.is_none() {
+            found = Some((code, account));
+        }
+    }
+    Ok(found.map(|(code, account)| (code, account, grants)))
 }
 
 /// Spends codes in one statement: each `(code hash, family id)` that was
@@ -27,6 +45,7 @@ pub async fn consume_many(
     spends: &[(&str, &str)],
     now: DateTime<Utc>,
 ) -> Result<std::collections::HashSet<String>, DbErr> {
+    let spends = super::bulk::padded(spends);
     let Some(((h0, f0), rest)) = spends.split_first() else {
         return Ok(Default::default());
     };

@@ -102,7 +102,7 @@ pub async fn touch_many(
     }
     Entity::update_many()
         .col_expr(Column::LastSeenAt, Expr::value(now))
-        .filter(Column::Id.is_in(ids.iter().copied()))
+        .filter(Column::Id.is_in(super::bulk::padded(ids)))
         .filter(Column::LastSeenAt.lt(now))
         .exec(c)
         .await?;

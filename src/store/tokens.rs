@@ -53,32 +53,44 @@ pub async fn revoke_online_families_of_session(
     Ok(r.rows_affected)
 }
 
-/// A refresh token with everything its use checks: its family, the family's account and
-/// (for a family bound to a sign-in) its session.
+/// A refresh token with everything its use checks: its family, the family's account and its
+/// grants, and (for a family bound to a sign-in) its session.
 pub struct RefreshChain {
     pub token: refresh_token::Model,
     pub family: token_family::Model,
     pub account: Option<entity::account::Model>,
+    pub grants: Vec<entity::access_grant::Model>,
     pub session: Option<entity::sso_session::Model>,
 }
 
-/// `find_refresh`, its family, account and session in one read: a refresh is the hottest
-/// write path, and on SQLite every statement is a round trip to the connection's thread.
+/// `find_refresh`, its family, account, grants and session in one read: a refresh is the
+/// hottest write path, and on SQLite every statement is a round trip to the connection's
+/// thread. The grants are joined, so there is one row per grant (at least one).
 pub async fn find_refresh_chain(
     c: &impl ConnectionTrait,
     token_hash: &str,
 ) -> Result<Option<RefreshChain>, DbErr> {
-    let row = refresh_token::Entity::find_by_id(token_hash.to_owned())
+    let rows = refresh_token::Entity::find_by_id(token_hash.to_owned())
         .find_also_related(token_family::Entity)
         .find_also(token_family::Entity, entity::account::Entity)
         .find_also(token_family::Entity, entity::sso_session::Entity)
-        .one(c)
+        .find_also(entity::account::Entity, entity::access_grant::Entity)
+        .all(c)
         .await?;
-    Ok(row.and_then(|(token, family, account, session)| {
+    let mut grants = Vec::with_capacity(rows.len());
+    let mut chain = None;
+    for (token, family, account, session, grant) in rows {
+        grants.extend(grant);
+        if chain.is_none() {
+            chain = Some((token, family, account, session));
+        }
+    }
+    Ok(chain.and_then(|(token, family, account, session)| {
         Some(RefreshChain {
             token,
             family: family?,
             account,
+            grants,
             session,
         })
     }))
@@ -105,7 +117,7 @@ pub async fn consume_refreshes(
     }
     let update = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
-        .filter(refresh_token::Column::TokenHash.is_in(hashes.iter().copied()))
+        .filter(refresh_token::Column::TokenHash.is_in(super::bulk::padded(hashes)))
         .filter(refresh_token::Column::ConsumedAt.is_null());
     super::bulk::update_returning_keys(c, update, refresh_token::Column::TokenHash).await
 }

@@ -236,6 +236,65 @@ async fn no_grant_means_no_code_until_a_request_is_approved() {
     assert!(info.get("roles").is_none());
 }
 
+/// The code exchange and a refresh read the account's grants in the same statement as the
+/// code or refresh token (one row per grant): each grant counts once, for its own
+/// application, and another account's grants never do.
+#[tokio::test]
+async fn tokens_carry_every_grant_of_the_account_and_only_its_own() {
+    let Setup {
+        app,
+        dealer_secret,
+        alice,
+        ..
+    } = setup().await;
+    app.add_client(ClientSpec {
+        access: AccessPolicy::GrantRequired,
+        ..ClientSpec::confidential("auction")
+    })
+    .await
+    .unwrap();
+    app.add_client(ClientSpec {
+        access: AccessPolicy::GrantRequired,
+        ..ClientSpec::confidential("rater")
+    })
+    .await
+    .unwrap();
+    let bob = app.add_user("bob").await;
+    grant(&app, &alice, "dealer", &["buyer"], None).await;
+    grant(&app, &alice, "auction", &["seller"], None).await;
+    grant(&app, &bob, "rater", &["admin"], None).await;
+    grant(&app, &bob, "dealer", &["seller"], None).await;
+
+    let t = tokens(&app, "dealer", &dealer_secret).await;
+    let rt = t["refresh_token"].as_str().unwrap();
+    let refreshed: serde_json::Value = app
+        .post_as(
+            "/token",
+            "dealer",
+            &dealer_secret,
+            &[("grant_type", "refresh_token"), ("refresh_token", rt)],
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    for (step, t) in [("code", &t), ("refresh", &refreshed)] {
+        for jwt in [
+            t["id_token"].as_str().unwrap(),
+            t["access_token"].as_str().unwrap(),
+        ] {
+            let c = claims(jwt);
+            assert_eq!(c["sub"], alice, "{step}: {c}");
+            assert_eq!(c["roles"], serde_json::json!(["buyer"]), "{step}: {c}");
+            assert_eq!(
+                c["ally_apps"],
+                serde_json::json!(["auction", "dealer", "portal"]),
+                "{step}: {c}"
+            );
+        }
+    }
+}
+
 #[tokio::test]
 async fn revoking_a_grant_takes_effect_at_once() {
     let Setup {

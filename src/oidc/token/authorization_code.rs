@@ -30,7 +30,7 @@ pub async fn exchange(
     // Read and minted before the write; the group commit (`group_commit`) then only spends
     // the code (conditionally: of two concurrent exchanges one wins) and stores the family.
     let db = &state.db;
-    let (row, account) = store::codes::find_with_account(db, &hash)
+    let (row, account, grants) = store::codes::find_with_account(db, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;
     // RFC 6749 §4.1.3: the code must have been issued to the authenticated client.
@@ -89,7 +89,7 @@ pub async fn exchange(
         }
         (None, None) => {}
     }
-    let facts = facts_for_account(db, state, client, account, now).await?;
+    let facts = facts_for_account(db, state, client, account, &grants, now).await?;
     let granted = Scope::from_stored(&row.scope);
     let family = entity::token_family::Model {
         id: uuid::Uuid::new_v4().to_string(),

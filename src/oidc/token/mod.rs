@@ -122,18 +122,20 @@ pub struct FamilyFacts {
     account: entity::account::Model,
 }
 
-/// The facts for `account`, read together with the code or refresh token that names it (one
-/// query); `None` (the account is gone) is refused like an inactive one.
+/// The facts for `account` and its `grants`, read together with the code or refresh token
+/// that names them (one query); `None` (the account is gone) is refused like an inactive
+/// one.
 pub async fn facts_for_account(
     c: &impl sea_orm::ConnectionTrait,
     state: &AppState,
     client: &crate::access::clients::Client,
     account: Option<entity::account::Model>,
+    grants: &[entity::access_grant::Model],
     now: chrono::DateTime<chrono::Utc>,
 ) -> Result<FamilyFacts, OAuthError> {
     let account = active(account)?;
     // A revoked or expired grant ends the family's usefulness at once.
-    let access = crate::access::grants::access_for(c, &state.clients, client, &account.id, now)
+    let access = crate::access::grants::access_from(c, &state.clients, client, grants, now)
         .await
         .map_err(OAuthError::server_error)?
         .ok_or_else(|| {

@@ -37,6 +37,7 @@ pub async fn exchange(
         token: row,
         family,
         account,
+        grants,
         session,
     } = store::tokens::find_refresh_chain(db, &hash)
         .await?
@@ -67,7 +68,7 @@ pub async fn exchange(
             }
         },
     };
-    let facts = facts_for_account(db, state, client, account, now).await?;
+    let facts = facts_for_account(db, state, client, account, &grants, now).await?;
     // OIDC Core §11: without offline_access a refresh token lives only as long as the
     // session it came from (ended, idle past its timeout, or past its absolute lifetime).
     // Using it is activity in that session, so an application in use keeps it alive.
