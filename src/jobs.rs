@@ -16,8 +16,16 @@ pub async fn run(state: AppState) {
     let mut mail = tokio::time::interval_at(start + MAIL_PERIOD, MAIL_PERIOD);
     let reload_every = Duration::from_secs(state.config.keys.reload_secs.max(1));
     let mut keys = tokio::time::interval_at(start + reload_every, reload_every);
+    let checkpoint_every = crate::store::db::CHECKPOINT_PERIOD;
+    let mut checkpoint = tokio::time::interval_at(start + checkpoint_every, checkpoint_every);
+    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
+            _ = checkpoint.tick() => {
+                if let Err(e) = crate::store::db::checkpoint(&state.db).await {
+                    tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
+                }
+            }
             _ = slow.tick() => {
                 if let Err(e) = record_grant_expiries(&state).await {
                     tracing::warn!(error = %e, "recording grant expiries failed; will retry");
