@@ -19,11 +19,13 @@ pub async fn run(state: AppState) {
     let checkpoint_every = crate::store::db::CHECKPOINT_PERIOD;
     let mut checkpoint = tokio::time::interval_at(start + checkpoint_every, checkpoint_every);
     checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut checkpointed = None;
     loop {
         tokio::select! {
             _ = checkpoint.tick() => {
-                if let Err(e) = crate::store::db::checkpoint(&state.db).await {
-                    tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
+                match crate::store::db::checkpoint(&state.db, checkpointed).await {
+                    Ok(done) => checkpointed = done,
+                    Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry"),
                 }
             }
             _ = slow.tick() => {

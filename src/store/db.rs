@@ -155,7 +155,13 @@ pub struct Checkpoint {
 /// of a writer copying up to 1,000 pages whenever the log reached them. A reader that takes
 /// longer than `RESTART_WAIT` (a large export, say) is not waited for: the log then starts
 /// again at a later pass.
-pub async fn checkpoint(db: &DatabaseConnection) -> Result<Option<Checkpoint>, DbErr> {
+///
+/// `previous` is what the last call returned: when the log has not changed since (an idle
+/// server), the second pass is skipped.
+pub async fn checkpoint(
+    db: &DatabaseConnection,
+    previous: Option<Checkpoint>,
+) -> Result<Option<Checkpoint>, DbErr> {
     use sea_orm::{DbBackend, sqlx};
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(None);
@@ -165,7 +171,10 @@ pub async fn checkpoint(db: &DatabaseConnection) -> Result<Option<Checkpoint>, D
         .acquire()
         .await
         .map_err(sqlx_err)?;
-    checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await?;
+    let first = checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await?;
+    if previous == Some(first) && first.copied == first.logged {
+        return Ok(Some(first));
+    }
     let _writers_wait = match write_gate(db) {
         Some(g) => Some(g.lock_owned().await),
         None => None,

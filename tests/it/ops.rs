@@ -393,7 +393,7 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
     let app = TestApp::spawn().await;
     let conn = &app.state.db;
     if conn.get_database_backend() != DbBackend::Sqlite {
-        assert_eq!(db::checkpoint(conn).await.unwrap(), None);
+        assert_eq!(db::checkpoint(conn, None).await.unwrap(), None);
         return;
     }
     let auto = conn
@@ -408,8 +408,10 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
     for name in ["carol", "dave", "erin"] {
         app.add_user(name).await;
     }
-    let done = db::checkpoint(conn).await.unwrap().unwrap();
+    let done = db::checkpoint(conn, None).await.unwrap().unwrap();
     assert!(done.logged > 0, "the writes are in the log: {done:?}");
+    // Nothing written since: the same log, all of it copied.
+    assert_eq!(db::checkpoint(conn, Some(done)).await.unwrap(), Some(done));
     assert_eq!(
         done.copied, done.logged,
         "and all of it is copied: {done:?}"
@@ -428,7 +430,7 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
         .unwrap();
     app.add_user("frank").await;
     let started = std::time::Instant::now();
-    let partial = db::checkpoint(conn).await.unwrap().unwrap();
+    let partial = db::checkpoint(conn, None).await.unwrap().unwrap();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(2),
         "{:?}",
@@ -436,6 +438,6 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
     );
     assert!(partial.copied < partial.logged, "{partial:?}");
     reader.rollback().await.unwrap();
-    let done = db::checkpoint(conn).await.unwrap().unwrap();
+    let done = db::checkpoint(conn, None).await.unwrap().unwrap();
     assert_eq!(done.copied, done.logged, "{done:?}");
 }
