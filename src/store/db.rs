@@ -166,19 +166,21 @@ pub async fn checkpoint(
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(None);
     }
-    let mut conn = db
-        .get_sqlite_connection_pool()
-        .acquire()
-        .await
-        .map_err(sqlx_err)?;
-    let first = checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await?;
+    let pool = db.get_sqlite_connection_pool();
+    let first = {
+        let mut conn = pool.acquire().await.map_err(sqlx_err)?;
+        checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await?
+    };
     if previous == Some(first) && first.copied == first.logged {
         return Ok(Some(first));
     }
+    // The gate first, then a connection, as every writer takes them: holding a connection
+    // while waiting at the gate could starve a writer that holds the gate of a connection.
     let _writers_wait = match write_gate(db) {
         Some(g) => Some(g.lock_owned().await),
         None => None,
     };
+    let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     // Numbers from constants: nothing from outside reaches these statements.
     let set_wait = |ms: u128| sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}"));
     sqlx::query(set_wait(RESTART_WAIT.as_millis()))
