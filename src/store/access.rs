@@ -255,3 +255,17 @@ pub async fn list_requests(
         .all(c)
         .await
 }
+
+/// The rows of a read that LEFT JOINs an account's grants (one row per grant, and one with
+/// none when there are no grants): the rest of the first row, and every grant.
+pub fn with_grants<H>(
+    rows: impl IntoIterator<Item = (H, Option<access_grant::Model>)>,
+) -> Option<(H, Vec<access_grant::Model>)> {
+    let mut rows = rows.into_iter();
+    let (head, first) = rows.next()?;
+    let grants = first
+        .into_iter()
+        .chain(rows.filter_map(|(_, g)| g))
+        .collect();
+    Some((head, grants))
+}

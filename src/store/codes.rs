@@ -27,15 +27,10 @@ pub async fn find_with_account(
         .find_also(entity::account::Entity, entity::access_grant::Entity)
         .all(c)
         .await?;
-    let mut grants = Vec::with_capacity(rows.len());
-    let mut found = None;
-    for (code, account, grant) in rows {
-        grants.extend(grant);
-        if found.is_none() {
-            found = Some((code, account));
-        }
-    }
-    Ok(found.map(|(code, account)| (code, account, grants)))
+    let joined = rows
+        .into_iter()
+        .map(|(code, account, g)| ((code, account), g));
+    Ok(super::access::with_grants(joined).map(|((code, account), grants)| (code, account, grants)))
 }
 
 /// Spends codes in one statement: each `(code hash, family id)` that was

@@ -77,23 +77,20 @@ pub async fn find_refresh_chain(
         .find_also(entity::account::Entity, entity::access_grant::Entity)
         .all(c)
         .await?;
-    let mut grants = Vec::with_capacity(rows.len());
-    let mut chain = None;
-    for (token, family, account, session, grant) in rows {
-        grants.extend(grant);
-        if chain.is_none() {
-            chain = Some((token, family, account, session));
-        }
-    }
-    Ok(chain.and_then(|(token, family, account, session)| {
-        Some(RefreshChain {
-            token,
-            family: family?,
-            account,
-            grants,
-            session,
-        })
-    }))
+    let joined = rows
+        .into_iter()
+        .map(|(token, family, account, session, g)| ((token, family, account, session), g));
+    Ok(super::access::with_grants(joined).and_then(
+        |((token, family, account, session), grants)| {
+            Some(RefreshChain {
+                token,
+                family: family?,
+                account,
+                grants,
+                session,
+            })
+        },
+    ))
 }
 
 pub async fn find_refresh(
