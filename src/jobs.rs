@@ -10,24 +10,36 @@ const PERIOD: Duration = Duration::from_secs(60);
 /// How often queued e-mail is delivered.
 const MAIL_PERIOD: Duration = Duration::from_secs(5);
 
+/// SQLite's log is copied into the database file in the background (`store::db::checkpoint`),
+/// on its own schedule: a slow pass of the other jobs must not leave the log growing.
+async fn checkpoints(db: sea_orm::DatabaseConnection) {
+    use crate::store::db::{CHECKPOINT_PERIOD, RESTART_AT, checkpoint};
+    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
+        return;
+    }
+    let mut every = tokio::time::interval(CHECKPOINT_PERIOD);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        if let Err(e) = checkpoint(&db, RESTART_AT).await {
+            tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
+        }
+    }
+}
+
 pub async fn run(state: AppState) {
+    // Joined, not spawned: stopping the jobs stops the checkpoints too.
+    tokio::join!(checkpoints(state.db.clone()), periodic(state));
+}
+
+async fn periodic(state: AppState) {
     let start = tokio::time::Instant::now();
     let mut slow = tokio::time::interval_at(start + PERIOD, PERIOD);
     let mut mail = tokio::time::interval_at(start + MAIL_PERIOD, MAIL_PERIOD);
     let reload_every = Duration::from_secs(state.config.keys.reload_secs.max(1));
     let mut keys = tokio::time::interval_at(start + reload_every, reload_every);
-    let checkpoint_every = crate::store::db::CHECKPOINT_PERIOD;
-    let mut checkpoint = tokio::time::interval_at(start + checkpoint_every, checkpoint_every);
-    checkpoint.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let mut checkpointed = None;
     loop {
         tokio::select! {
-            _ = checkpoint.tick() => {
-                match crate::store::db::checkpoint(&state.db, checkpointed).await {
-                    Ok(done) => checkpointed = done,
-                    Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry"),
-                }
-            }
             _ = slow.tick() => {
                 if let Err(e) = record_grant_expiries(&state).await {
                     tracing::warn!(error = %e, "recording grant expiries failed; will retry");

@@ -130,8 +130,14 @@ pub fn is_unavailable_in(e: &anyhow::Error) -> bool {
     })
 }
 
-/// How often the server runs `checkpoint`.
-pub const CHECKPOINT_PERIOD: Duration = Duration::from_secs(1);
+/// How often the server runs `checkpoint`: often enough that each pass beside the writers is
+/// short (under full load about 2,500 pages, 10 ms of one core), because a long one slowed
+/// every request running beside it.
+pub const CHECKPOINT_PERIOD: Duration = Duration::from_millis(100);
+
+/// The log is let start again (see `checkpoint`) once it holds this many pages (16 MiB):
+/// under full load about every half second, so the file stays near this size.
+pub const RESTART_AT: i64 = 4096;
 
 /// What one checkpoint of SQLite's write-ahead log did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -143,36 +149,58 @@ pub struct Checkpoint {
 }
 
 /// Copies what SQLite's write-ahead log holds into the database file, so that no commit has
-/// to, and lets the log start again from its beginning. `None` on PostgreSQL, which manages
-/// its own log.
+/// to, and once the log holds `restart_at` pages or more, lets it start again from its
+/// beginning. `None` on PostgreSQL, which manages its own log.
 ///
-/// The log only starts again (so the file stops growing) when a writer finds all of it
-/// copied and no reader still using it, and under steady writes a checkpoint running beside
-/// the writer never got there: the log passed 500 MB in a minute of refresh load. So a
-/// first pass (`PASSIVE`) copies the bulk while writers carry on, and a second (`RESTART`)
-/// copies what arrived meanwhile and waits for the readers of the log to finish, while this
-/// process's writers wait at their gate (`begin_write`): a short wait, once a second, instead
-/// of a writer copying up to 1,000 pages whenever the log reached them. A reader that takes
-/// longer than `RESTART_WAIT` (a large export, say) is not waited for: the log then starts
-/// again at a later pass.
-///
-/// `previous` is what the last call returned: when the log has not changed since (an idle
-/// server), the second pass is skipped.
+/// Copying runs beside the writers (`PASSIVE`). But the log only starts again (so the file
+/// stops growing) when a writer finds all of it copied and no reader still using it, and
+/// under steady writes new pages always arrived while a pass ran: the log passed 500 MB in a
+/// minute of refresh load. So to start it again, passes beside the writers copy what arrived
+/// during the pass before, until one copies only a few hundred pages; then this process's
+/// writers wait at their gate (`begin_write`) while a last pass (`RESTART`) copies what is
+/// left and waits for the readers of the log to finish: about a millisecond. A reader that
+/// takes longer than `RESTART_WAIT` (a large export, say) is not waited for: the log then
+/// starts again at a later call.
 pub async fn checkpoint(
     db: &DatabaseConnection,
-    previous: Option<Checkpoint>,
+    restart_at: i64,
 ) -> Result<Option<Checkpoint>, DbErr> {
     use sea_orm::{DbBackend, sqlx};
     if db.get_database_backend() != DbBackend::Sqlite {
         return Ok(None);
     }
+    // One at a time in this process: a pass beside another finds SQLite's checkpoint lock
+    // taken and does nothing (it reports -1 pages).
+    static CHECKPOINTING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = CHECKPOINTING.lock().await;
     let pool = db.get_sqlite_connection_pool();
-    let first = {
+    let passive = || async {
         let mut conn = pool.acquire().await.map_err(sqlx_err)?;
-        checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)").await?
+        Ok::<_, DbErr>(
+            checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(PASSIVE)")
+                .await?
+                .1,
+        )
     };
-    if previous == Some(first) && first.copied == first.logged {
-        return Ok(Some(first));
+    let mut last = passive().await?;
+    if last.logged < restart_at {
+        return Ok(Some(last));
+    }
+    // Copying a page costs a read and a write, a few microseconds, and the writers wrote on
+    // during the pass (under full load some 3,000 pages arrived during one that copied
+    // 24,000, and copying them while the writers waited held them 20 ms).
+    for _ in 0..MAX_EXTRA_PASSES {
+        let next = passive().await?;
+        // Fewer pages than before: another process let the log start again meanwhile.
+        let arrived = if next.logged >= last.logged {
+            next.logged - last.logged
+        } else {
+            next.logged
+        };
+        last = next;
+        if arrived <= SMALL_PASS {
+            break;
+        }
     }
     // The gate first, then a connection, as every writer takes them: holding a connection
     // while waiting at the gate could starve a writer that holds the gate of a connection.
@@ -183,11 +211,25 @@ pub async fn checkpoint(
     let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     // Numbers from constants: nothing from outside reaches these statements.
     let set_wait = |ms: u128| sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}"));
-    sqlx::query(set_wait(RESTART_WAIT.as_millis()))
+    // No busy timeout for this pass: SQLite's busy handler sleeps 1, 2, 5, 10 … ms between
+    // tries, so a reader that needed a few more microseconds would hold every writer for
+    // milliseconds. Readers that start once all is copied read the database file, not the
+    // log, so only those already reading are waited for, and they are short: the pass is
+    // tried again, without sleeping, until they are gone or `RESTART_WAIT` has passed.
+    sqlx::query(set_wait(0))
         .execute(&mut *conn)
         .await
         .map_err(sqlx_err)?;
-    let done = checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await;
+    let started = std::time::Instant::now();
+    let done = loop {
+        match checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await {
+            Ok((true, _)) if started.elapsed() < RESTART_WAIT => tokio::task::yield_now().await,
+            other => break other,
+        }
+    };
+    if let Ok((busy, d)) = &done {
+        tracing::debug!(restarted = !busy, ?d, writers_waited = ?started.elapsed(), "checkpointed the SQLite log");
+    }
     let restored = sqlx::query(set_wait(BUSY_TIMEOUT.as_millis()))
         .execute(&mut *conn)
         .await;
@@ -195,28 +237,39 @@ pub async fn checkpoint(
         // Not back in the pool with the short timeout.
         conn.close_on_drop();
     }
-    done.map(Some)
+    done.map(|(_, d)| Some(d))
 }
 
-/// How long the second checkpoint pass waits for readers of the log.
-const RESTART_WAIT: Duration = Duration::from_millis(100);
+/// A pass beside the writers that copies at most this many pages (about a millisecond's
+/// work) is the last before the writers wait.
+const SMALL_PASS: i64 = 256;
 
+/// Passes beside the writers after the first, at most (under full load each copies about a
+/// tenth of what the one before did).
+const MAX_EXTRA_PASSES: usize = 3;
+
+/// How long the last pass, while the writers wait, waits for readers of the log.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+
+/// One pass: whether it stopped short for a reader or another process's writer ("busy"),
+/// and what it did.
 async fn checkpoint_pass(
     conn: &mut sea_orm::sqlx::SqliteConnection,
     pragma: &'static str,
-) -> Result<Checkpoint, DbErr> {
+) -> Result<(bool, Checkpoint), DbErr> {
     use sea_orm::sqlx::{self, Row};
     // One row: (busy, pages in the log, pages copied).
     let row = sqlx::query(pragma)
         .fetch_one(conn)
         .await
         .map_err(sqlx_err)?;
+    let busy = row.try_get::<i64, _>(0).map_err(sqlx_err)? != 0;
     let done = Checkpoint {
         logged: row.try_get(1).map_err(sqlx_err)?,
         copied: row.try_get(2).map_err(sqlx_err)?,
     };
-    tracing::debug!(pragma, ?done, "checkpointed the SQLite log");
-    Ok(done)
+    tracing::trace!(pragma, busy, ?done, "checkpointed the SQLite log");
+    Ok((busy, done))
 }
 
 fn sqlx_err(e: sea_orm::sqlx::Error) -> DbErr {

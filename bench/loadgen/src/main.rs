@@ -118,6 +118,10 @@ struct Args {
     /// Print the results as JSON lines as well as the table.
     #[arg(long)]
     json: bool,
+    /// Append each measured operation to this file as "scenario end_ms latency_ms" (when
+    /// it ended, from the start of measuring): to see when the slow ones happen.
+    #[arg(long)]
+    timeline: Option<std::path::PathBuf>,
 }
 
 /// One HTTP response, as much of it as the scenarios read.
@@ -386,13 +390,15 @@ fn authorize_path(a: &Args) -> String {
     )
 }
 
-/// Authorize with the session the connection holds, then exchange the code.
-async fn code_flow(c: &mut Conn, a: &Args) -> anyhow::Result<serde_json::Value> {
+/// Authorize with the session the connection holds, then exchange the code; also how long
+/// the exchange (the token endpoint's part) took, in microseconds.
+async fn code_flow(c: &mut Conn, a: &Args) -> anyhow::Result<(serde_json::Value, u32)> {
     let r = c.get(&authorize_path(a), &[]).await?;
     let loc = r.header("location").unwrap_or("").to_owned();
     let code = query_param(&loc, "code")
         .ok_or_else(|| anyhow!("authorize answered {} to {loc:?}", r.status))?;
     let auth = basic(&a.web_client, &a.web_secret);
+    let t0 = Instant::now();
     let r = c
         .post_form(
             &a.token_path,
@@ -405,10 +411,11 @@ async fn code_flow(c: &mut Conn, a: &Args) -> anyhow::Result<serde_json::Value> 
             ],
         )
         .await?;
+    let us = u32::try_from(t0.elapsed().as_micros()).unwrap_or(u32::MAX);
     if r.status != 200 {
         bail!("code exchange answered {}: {}", r.status, r.text());
     }
-    r.json()
+    Ok((r.json()?, us))
 }
 
 /// What one connection holds between operations.
@@ -416,6 +423,8 @@ async fn code_flow(c: &mut Conn, a: &Args) -> anyhow::Result<serde_json::Value> 
 struct Held {
     refresh_token: String,
     access_token: String,
+    /// The last code flow's exchange latency (µs).
+    exchange_us: Option<u32>,
 }
 
 async fn setup(s: Scenario, c: &mut Conn, a: &Args) -> anyhow::Result<Held> {
@@ -423,7 +432,7 @@ async fn setup(s: Scenario, c: &mut Conn, a: &Args) -> anyhow::Result<Held> {
     match s {
         Scenario::RefreshToken | Scenario::Userinfo | Scenario::Introspection => {
             sign_in(c, a).await?;
-            let t = code_flow(c, a).await?;
+            let (t, _) = code_flow(c, a).await?;
             held.refresh_token = t["refresh_token"].as_str().unwrap_or("").to_owned();
             held.access_token = t["access_token"].as_str().unwrap_or("").to_owned();
             c.cookies.clear();
@@ -472,7 +481,13 @@ async fn op(s: Scenario, c: &mut Conn, a: &Args, held: &mut Held) -> anyhow::Res
                 .to_owned();
             true
         }
-        Scenario::AuthorizationCode => code_flow(c, a).await.is_ok(),
+        Scenario::AuthorizationCode => match code_flow(c, a).await {
+            Ok((_, us)) => {
+                held.exchange_us = Some(us);
+                true
+            }
+            Err(_) => false,
+        },
         Scenario::PasswordSignIn => {
             c.cookies.clear();
             sign_in(c, a).await.is_ok()
@@ -507,6 +522,8 @@ struct Outcome {
     secs: f64,
     p50_ms: f64,
     p99_ms: f64,
+    /// In the code flow: p50 and p99 of its token request alone.
+    exchange: Option<(f64, f64)>,
     peak_rss_mib: Option<f64>,
 }
 
@@ -548,13 +565,23 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
     }
     let measuring = Arc::new(AtomicBool::new(false));
     let stop = Arc::new(AtomicBool::new(false));
+    // Set when measuring starts; the timeline's clock.
+    let epoch = Arc::new(std::sync::OnceLock::<Instant>::new());
+    let timeline = a.timeline.is_some();
     let errors = Arc::new(AtomicU64::new(0));
     let mut tasks = Vec::new();
     for (mut c, mut held) in conns {
-        let (a, measuring, stop, errors) =
-            (a.clone(), measuring.clone(), stop.clone(), errors.clone());
+        let (a, measuring, stop, errors, epoch) = (
+            a.clone(),
+            measuring.clone(),
+            stop.clone(),
+            errors.clone(),
+            epoch.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let mut lat: Vec<u32> = Vec::with_capacity(1 << 16);
+            let mut ended: Vec<(u32, u32)> = Vec::new();
+            let mut exchanges: Vec<u32> = Vec::new();
             while !stop.load(Ordering::Relaxed) {
                 let t0 = Instant::now();
                 let ok = matches!(op(s, &mut c, &a, &mut held).await, Ok(true));
@@ -562,6 +589,13 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
                 if measuring.load(Ordering::Relaxed) {
                     if ok {
                         lat.push(us);
+                        if let Some(x) = held.exchange_us.take() {
+                            exchanges.push(x);
+                        }
+                        if timeline && let Some(e) = epoch.get() {
+                            let at = u32::try_from(e.elapsed().as_micros()).unwrap_or(u32::MAX);
+                            ended.push((at, us));
+                        }
                     } else {
                         errors.fetch_add(1, Ordering::Relaxed);
                     }
@@ -573,7 +607,7 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
                     }
                 }
             }
-            lat
+            (lat, ended, exchanges)
         }));
     }
     tokio::time::sleep(Duration::from_secs(a.warmup)).await;
@@ -590,15 +624,42 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
             }
         })
     });
-    measuring.store(true, Ordering::Relaxed);
     let started = Instant::now();
+    let _ = epoch.set(started);
+    measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(a.duration)).await;
     measuring.store(false, Ordering::Relaxed);
     let secs = started.elapsed().as_secs_f64();
     stop.store(true, Ordering::Relaxed);
     let mut lat = Vec::new();
+    let mut ended = Vec::new();
+    let mut exchanges = Vec::new();
     for t in tasks {
-        lat.extend(t.await?);
+        let (l, e, x) = t.await?;
+        lat.extend(l);
+        ended.extend(e);
+        exchanges.extend(x);
+    }
+    exchanges.sort_unstable();
+    if let Some(path) = &a.timeline {
+        ended.sort_unstable();
+        let mut out = String::new();
+        for (at, us) in ended {
+            let _ = writeln!(
+                out,
+                "{} {:.3} {:.3}",
+                s.name(),
+                f64::from(at) / 1000.0,
+                f64::from(us) / 1000.0
+            );
+        }
+        use std::io::Write as _;
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .and_then(|mut f| f.write_all(out.as_bytes()))
+            .with_context(|| format!("writing {}", path.display()))?;
     }
     if let Some(s) = sampler {
         let _ = s.await;
@@ -618,6 +679,8 @@ async fn run_http(s: Scenario, a: &Arc<Args>) -> anyhow::Result<Outcome> {
         secs,
         p50_ms: percentile(&lat, 50.0),
         p99_ms: percentile(&lat, 99.0),
+        exchange: (!exchanges.is_empty())
+            .then(|| (percentile(&exchanges, 50.0), percentile(&exchanges, 99.0))),
         peak_rss_mib: a.server_pid.map(|_| peak_kib as f64 / 1024.0),
     })
 }
@@ -675,6 +738,7 @@ fn run_argon2(a: &Args) -> anyhow::Result<Outcome> {
         secs,
         p50_ms: percentile(&lat, 50.0),
         p99_ms: percentile(&lat, 99.0),
+        exchange: None,
         peak_rss_mib: None,
     })
 }
@@ -725,12 +789,20 @@ async fn main() -> anyhow::Result<()> {
             o.peak_rss_mib
                 .map_or_else(|| "-".to_owned(), |m| format!("{m:.1}"))
         );
+        if let Some((p50, p99)) = o.exchange {
+            println!(
+                "{:<24} {:>5} {:>11} {:>9.2} {:>9.2}",
+                "  its token request", "", "", p50, p99
+            );
+        }
         if args.json {
             println!(
                 "{}",
                 serde_json::json!({
                     "scenario": o.scenario.name(), "connections": o.connections,
                     "ops_per_sec": rate, "p50_ms": o.p50_ms, "p99_ms": o.p99_ms,
+                    "exchange_p50_ms": o.exchange.map(|e| e.0),
+                    "exchange_p99_ms": o.exchange.map(|e| e.1),
                     "errors": o.errors, "peak_rss_mib": o.peak_rss_mib,
                 })
             );
