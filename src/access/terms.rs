@@ -10,18 +10,6 @@ use crate::{
     store,
 };
 
-/// Whether the account has accepted the client's current terms (true when it has none).
-pub async fn accepted(
-    c: &impl ConnectionTrait,
-    client: &Client,
-    account_id: &str,
-) -> Result<bool, sea_orm::DbErr> {
-    match client.terms_version() {
-        None => Ok(true),
-        Some(v) => store::terms::exists(c, account_id, &client.client_id, &v).await,
-    }
-}
-
 /// Records acceptance of the client's current terms (idempotent; audited once).
 pub async fn accept(
     c: &impl ConnectionTrait,

@@ -10,10 +10,11 @@ use sea_orm::{
 };
 
 /// Whether the account has a factor it chose to set up: a passkey or a confirmed
-/// authenticator app (`authn::mfa::Enrolled::any`), in one statement.
-pub async fn has_chosen_factor(c: &impl ConnectionTrait, account_id: &str) -> Result<bool, DbErr> {
+/// authenticator app (`authn::mfa::Enrolled::any`), as an expression for a statement that
+/// asks it with other questions (`store::standing`).
+pub fn chosen_factor(account_id: &str) -> Expr {
     use entity::passkey;
-    use sea_orm::sea_query::{Alias, Query};
+    use sea_orm::sea_query::Query;
     let passkey = Query::select()
         .expr(Expr::val(1))
         .from(passkey::Entity)
@@ -25,16 +26,7 @@ pub async fn has_chosen_factor(c: &impl ConnectionTrait, account_id: &str) -> Re
         .and_where(totp_factor::Column::AccountId.eq(account_id))
         .and_where(totp_factor::Column::ConfirmedAt.is_not_null())
         .to_owned();
-    let q = Query::select()
-        .expr_as(
-            Expr::exists(passkey).or(Expr::exists(totp)),
-            Alias::new("chosen"),
-        )
-        .to_owned();
-    match c.query_one(&q).await? {
-        Some(row) => row.try_get::<bool>("", "chosen"),
-        None => Ok(false),
-    }
+    Expr::exists(passkey).or(Expr::exists(totp))
 }
 
 // ----- TOTP -----

@@ -22,6 +22,7 @@ pub mod mfa;
 pub mod passkeys;
 pub mod recovery;
 pub mod sessions;
+pub mod standing;
 pub mod terms;
 pub mod tokens;
 

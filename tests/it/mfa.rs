@@ -269,7 +269,9 @@ async fn an_optional_app_steps_up_a_password_session_once_the_account_sets_up_a_
 }
 
 /// What counts as a factor the person chose (the optional policy's question): a passkey or
-/// a confirmed authenticator app; not an unconfirmed one, not recovery codes alone.
+/// a confirmed authenticator app; not an unconfirmed one, not recovery codes alone. And the
+/// other answers of the same read (`store::standing`): consent and terms, per account and
+/// application.
 #[tokio::test]
 async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     use ally_idp::store;
@@ -279,7 +281,12 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     let db = &app.state.db;
     let (alice, bob) = (app.account("alice").await.id, app.account("bob").await.id);
     let now = app.state.clock.now();
-    let chosen = |id: String| async move { store::mfa::has_chosen_factor(db, &id).await.unwrap() };
+    let read = |id: String, ask_factor: bool, terms: Option<&'static str>| async move {
+        store::standing::read(db, &id, "app", ask_factor, terms)
+            .await
+            .unwrap()
+    };
+    let chosen = |id: String| async move { read(id, true, None).await.chosen_factor };
     assert!(!chosen(alice.clone()).await);
 
     let mut totp = entity::totp_factor::Model {
@@ -310,7 +317,49 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     )
     .await
     .unwrap();
-    assert!(chosen(bob).await, "passkey");
+    assert!(chosen(bob.clone()).await, "passkey");
+    assert!(
+        !read(bob.clone(), false, None).await.chosen_factor,
+        "not asked"
+    );
+
+    // Consent: the scope granted to this application by this account, nobody else's.
+    assert_eq!(read(alice.clone(), false, None).await.consented_scope, None);
+    for (account, client, scope) in [(&alice, "app", "openid email"), (&bob, "other", "openid")] {
+        store::consents::upsert(
+            db,
+            entity::consent::Model {
+                account_id: account.clone(),
+                client_id: client.into(),
+                scope: scope.into(),
+                granted_at: now,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let alice_at_app = read(alice.clone(), false, None).await;
+    assert_eq!(
+        alice_at_app.consented_scope.as_deref(),
+        Some("openid email")
+    );
+    assert_eq!(read(bob.clone(), false, None).await.consented_scope, None);
+
+    // Terms: none to accept, or this very version accepted.
+    assert!(alice_at_app.accepted_terms, "no terms");
+    assert!(!read(alice.clone(), false, Some("v1")).await.accepted_terms);
+    store::terms::insert(db, &alice, "app", "v1", now)
+        .await
+        .unwrap();
+    assert!(read(alice.clone(), false, Some("v1")).await.accepted_terms);
+    assert!(
+        !read(alice, false, Some("v2")).await.accepted_terms,
+        "a new version"
+    );
+    assert!(
+        !read(bob, false, Some("v1")).await.accepted_terms,
+        "another account"
+    );
 }
 
 #[tokio::test]

@@ -58,7 +58,7 @@ pub struct Enrolled {
 
 impl Enrolled {
     /// A factor the person chose to set up (the e-mailed code is only a fallback, and
-    /// recovery codes only back up another factor). `store::mfa::has_chosen_factor` asks the
+    /// recovery codes only back up another factor). `store::mfa::chosen_factor` asks the
     /// same question in SQL for `/authorize`: change the two together.
     pub fn any(&self) -> bool {
         self.passkeys > 0 || self.totp
@@ -109,19 +109,17 @@ pub fn required(policy: MfaPolicy, enrolled: &Enrolled, acr_asks_mfa: bool) -> b
     acr_asks_mfa || by_policy(policy, enrolled.any())
 }
 
-/// Whether `policy` asks an account that is already signed in for a second factor. Only the
-/// optional policy depends on what the account enrolled, and then one query answers it:
-/// `/authorize` asks this on every request of a signed-in person.
-pub async fn required_by_policy(
-    c: &impl ConnectionTrait,
-    policy: MfaPolicy,
-    account_id: &str,
-) -> Result<bool, DbErr> {
-    let chosen = match policy {
-        MfaPolicy::Optional => store::mfa::has_chosen_factor(c, account_id).await?,
-        MfaPolicy::None | MfaPolicy::Required => false,
-    };
-    Ok(by_policy(policy, chosen))
+/// Whether `policy` asks an account that is already signed in for a second factor, given
+/// whether it has a factor it chose to set up. Only the optional policy depends on that
+/// (`depends_on_chosen_factor`); `/authorize` asks it on every request of a signed-in person,
+/// with its other questions in one read (`store::standing`).
+pub fn required_by_policy(policy: MfaPolicy, has_chosen_factor: bool) -> bool {
+    by_policy(policy, has_chosen_factor)
+}
+
+/// Whether `required_by_policy` needs to know if the account has a factor it chose.
+pub fn depends_on_chosen_factor(policy: MfaPolicy) -> bool {
+    matches!(policy, MfaPolicy::Optional)
 }
 
 fn by_policy(policy: MfaPolicy, has_chosen_factor: bool) -> bool {

@@ -105,40 +105,43 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
     }
 }
 
-/// What the session's account is entitled to with this client (everything when nobody is
-/// signed in yet: the question is asked again after sign-in).
-async fn gates(
+/// Where the session's account stands with this client: the scope it consented to before,
+/// and what it is entitled to (everything when nobody is signed in yet: the question is
+/// asked again after sign-in). One read for the consent, the second factor and the terms,
+/// and one more for a grant when the application needs one.
+async fn standing(
     c: &impl ConnectionTrait,
     deps: &FlowDeps<'_>,
     client: &Client,
     request: &AuthorizationRequest,
     session: Option<&SsoSession>,
     now: DateTime<Utc>,
-) -> Result<Gates, sea_orm::DbErr> {
+) -> Result<(Option<crate::oidc::scope::Scope>, Gates), sea_orm::DbErr> {
     let Some(s) = session else {
-        return Ok(Gates::OPEN);
+        return Ok((None, Gates::OPEN));
     };
-    let policy_needs =
-        mfa::required_by_policy(c, client.mfa_policy(deps.mfa_default), &s.account_id).await?;
+    let policy = client.mfa_policy(deps.mfa_default);
+    let read = store::standing::read(
+        c,
+        &s.account_id,
+        &client.client_id,
+        mfa::depends_on_chosen_factor(policy),
+        client.terms_version().as_deref(),
+    )
+    .await?;
+    let policy_needs = mfa::required_by_policy(policy, read.chosen_factor);
     let acr_needs = mfa::acr_values_ask_for_mfa(&request.acr_values);
-    Ok(Gates {
+    let gates = Gates {
         second_factor: s.factors().satisfies(policy_needs, acr_needs),
         access: crate::access::grants::roles_for(c, client, &s.account_id, now)
             .await?
             .is_some(),
-        terms: crate::access::terms::accepted(c, client, &s.account_id).await?,
-    })
-}
-
-async fn remembered_scope(
-    c: &impl ConnectionTrait,
-    session: Option<&SsoSession>,
-    client_id: &str,
-) -> Result<Option<crate::oidc::scope::Scope>, sea_orm::DbErr> {
-    let Some(s) = session else { return Ok(None) };
-    Ok(store::consents::find(c, &s.account_id, client_id)
-        .await?
-        .map(|m| crate::oidc::scope::Scope::from_stored(&m.scope)))
+        terms: read.accepted_terms,
+    };
+    let remembered = read
+        .consented_scope
+        .map(|scope| crate::oidc::scope::Scope::from_stored(&scope));
+    Ok((remembered, gates))
 }
 
 /// A new request from /authorize.
@@ -150,14 +153,14 @@ pub async fn begin(
     request: AuthorizationRequest,
     session: Option<&SsoSession>,
 ) -> Result<Step, FlowError> {
-    let remembered = remembered_scope(c, session, &client.client_id).await?;
+    let (remembered, gates) = standing(c, deps, client, &request, session, now).await?;
     let decision = decide(
         &request,
         client.third_party,
         session.map(facts),
         remembered.as_ref(),
         Progress::default(),
-        gates(c, deps, client, &request, session, now).await?,
+        gates,
         now,
     );
     let pending = Pending {
@@ -302,12 +305,12 @@ pub async fn resume(
         serde_json::to_value(&pending).map_err(anyhow::Error::from)?,
     )
     .await?;
-    let remembered = remembered_scope(c, Some(session), &client.client_id).await?;
     let progress = Progress {
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    let access_gates = gates(c, deps, &client, &pending.request, Some(session), now).await?;
+    let (remembered, access_gates) =
+        standing(c, deps, &client, &pending.request, Some(session), now).await?;
     match decide(
         &pending.request,
         client.third_party,

@@ -18,7 +18,6 @@ use self::{
     request::AuthorizeError,
 };
 use crate::{
-    access::clients,
     authn::routes::current_session,
     error::{AppError, ErrorPage},
     oidc::{endpoints, error::OAuthError},
@@ -81,7 +80,10 @@ async fn authorize(
         .get("client_id")
         .filter(|_| !params.is_duplicated("client_id"))
     {
-        Some(id) => match clients::find(&state.db, id).await {
+        // From the client cache, as at the token endpoint: an application sends each person
+        // here on every sign-in, and a change to it is seen at once on this node and within
+        // `cache.clients_secs` on the others (`access::client_cache`).
+        Some(id) => match state.clients.get(&state.db, id).await {
             Ok(c) => c,
             Err(e) => return AppError::Internal(e).into_response(),
         },
@@ -89,7 +91,7 @@ async fn authorize(
     };
     let request = match request::validate(
         &params,
-        client.as_ref(),
+        client.as_deref(),
         &state.keyring.ring(),
         state.issuer(),
     ) {
