@@ -17,7 +17,12 @@ async fn checkpoints(db: sea_orm::DatabaseConnection) {
     if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
         return;
     }
-    let mut every = tokio::time::interval(CHECKPOINT_PERIOD);
+    // Not at once: start-up's own reads are still running, and a checkpoint beside them
+    // would make the pool open one more connection (a thread and a page cache) for good.
+    let mut every = tokio::time::interval_at(
+        tokio::time::Instant::now() + CHECKPOINT_PERIOD,
+        CHECKPOINT_PERIOD,
+    );
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
