@@ -160,7 +160,7 @@ pub struct Checkpoint {
 /// minute of refresh load. So to start it again, passes beside the writers copy what arrived
 /// during the pass before, until one copies only a few hundred pages; then this process's
 /// writers wait at their gate (`begin_write`) while a last pass (`RESTART`) copies what is
-/// left and waits for the readers of the log to finish: about a millisecond. A reader that
+/// left and waits for the readers of the log to finish: 1–4 ms under full load. A reader that
 /// takes longer than `RESTART_WAIT` (a large export, say) is not waited for: the log then
 /// starts again at a later call.
 pub async fn checkpoint(
