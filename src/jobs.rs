@@ -14,9 +14,6 @@ const MAIL_PERIOD: Duration = Duration::from_secs(5);
 /// on its own schedule: a slow pass of the other jobs must not leave the log growing.
 async fn checkpoints(db: sea_orm::DatabaseConnection) {
     use crate::store::db::{CHECKPOINT_PERIOD, RESTART_AT, checkpoint};
-    if db.get_database_backend() != sea_orm::DbBackend::Sqlite {
-        return;
-    }
     // Not at once: start-up's own reads are still running, and a checkpoint beside them
     // would make the pool open one more connection (a thread and a page cache) for good.
     let mut every = tokio::time::interval_at(
@@ -26,8 +23,11 @@ async fn checkpoints(db: sea_orm::DatabaseConnection) {
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         every.tick().await;
-        if let Err(e) = checkpoint(&db, RESTART_AT).await {
-            tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry");
+        match checkpoint(&db, RESTART_AT).await {
+            // PostgreSQL manages its own log.
+            Ok(None) => return,
+            Ok(Some(_)) => {}
+            Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry"),
         }
     }
 }

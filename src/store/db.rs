@@ -79,8 +79,8 @@ pub async fn connect(
                 // background instead (`checkpoint`); a short-lived process (the CLI) leaves
                 // what it wrote in the log, and the last connection to close checkpoints it.
                 .pragma("wal_autocheckpoint", "0")
-                // After a burst, the log file is cut back to 64 MiB when it starts again.
-                .pragma("journal_size_limit", (64 * 1024 * 1024).to_string())
+                // After a burst, the log file is cut back to this size when it starts again.
+                .pragma("journal_size_limit", LOG_LIMIT_BYTES.to_string())
         });
     Database::connect(opts).await
 }
@@ -135,11 +135,15 @@ pub fn is_unavailable_in(e: &anyhow::Error) -> bool {
 /// every request running beside it.
 pub const CHECKPOINT_PERIOD: Duration = Duration::from_millis(100);
 
-/// The log is let start again (see `checkpoint`) once it holds this many pages (64 MiB, as
-/// `journal_size_limit`): under full load about once a second. Every start holds the writers
-/// for a few milliseconds, so starting it more often costs the slowest requests: at 16 MiB
-/// (four times a second) the code flow's p99 was higher.
-pub const RESTART_AT: i64 = 16384;
+/// The size SQLite's log file is kept to: cut back to it (`journal_size_limit`) and started
+/// again once it holds as much (`RESTART_AT`).
+const LOG_LIMIT_BYTES: i64 = 64 * 1024 * 1024;
+
+/// The log is let start again (see `checkpoint`) once it holds this many pages (of SQLite's
+/// default 4 KiB, so `LOG_LIMIT_BYTES`): under full load about once a second. Every start
+/// holds the writers for a few milliseconds, so starting it more often costs the slowest
+/// requests: at 16 MiB (four times a second) the code flow's p99 was higher.
+pub const RESTART_AT: i64 = LOG_LIMIT_BYTES / 4096;
 
 /// What one checkpoint of SQLite's write-ahead log did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -15,7 +15,7 @@ use sea_orm::{
 pub struct Standing {
     /// The scope the account consented to for this application, if it ever did.
     pub consented_scope: Option<String>,
-    /// It has a passkey or a confirmed authenticator app (`store::mfa::has_chosen_factor`);
+    /// It has a passkey or a confirmed authenticator app (`store::mfa::chosen_factor`);
     /// false when not asked.
     pub chosen_factor: bool,
     /// It accepted this version of the terms; true when the application has none.
