@@ -128,7 +128,7 @@ impl KeyRing {
             let jwk = Jwk::from_bytes(k.public_jwk.as_bytes())?;
             let (signer, verifier): (Box<dyn JwsSigner>, Box<dyn JwsVerifier>) = match k.alg {
                 Alg::Es256 => (
-                    Box::new(ES256.signer_from_der(&der)?),
+                    Box::new(super::es256::Es256Signer::from_der(&der)?),
                     Box::new(ES256.verifier_from_jwk(&jwk)?),
                 ),
                 Alg::Rs256 => (

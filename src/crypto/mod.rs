@@ -1,6 +1,7 @@
 //! Cryptography: the master key and what is derived from it, opaque tokens and their keyed
 //! hashes, at-rest sealing, password hashing, the signing key ring and JWT issue/verify.
 
+pub mod es256;
 pub mod jwt;
 pub mod keyring;
 pub mod keystore;
