@@ -59,20 +59,39 @@ pub async fn current_session(
     jar: &CookieJar,
     now: DateTime<Utc>,
 ) -> Result<Option<SsoSession>, sea_orm::DbErr> {
-    let name = cookies::name(cookies::Kind::Session, state.config.issuer.is_https());
-    match jar.get(&name) {
-        Some(c) => {
-            session::resume(
+    match session_cookie(state, jar) {
+        Some(v) => session::resume(&state.db, &state.tokens, &state.config.session, now, v).await,
+        None => Ok(None),
+    }
+}
+
+/// `current_session` with the account's standing with an application, in one read
+/// (`/authorize`).
+pub async fn current_session_with_standing(
+    state: &AppState,
+    jar: &CookieJar,
+    now: DateTime<Utc>,
+    ask: &crate::store::standing::Ask<'_>,
+) -> Result<Option<(SsoSession, crate::store::standing::Standing)>, sea_orm::DbErr> {
+    match session_cookie(state, jar) {
+        Some(v) => {
+            session::resume_with_standing(
                 &state.db,
                 &state.tokens,
                 &state.config.session,
                 now,
-                c.value(),
+                v,
+                ask,
             )
             .await
         }
         None => Ok(None),
     }
+}
+
+fn session_cookie<'j>(state: &AppState, jar: &'j CookieJar) -> Option<&'j str> {
+    let name = cookies::name(cookies::Kind::Session, state.config.issuer.is_https());
+    jar.get(&name).map(|c| c.value())
 }
 
 #[derive(Debug, Deserialize)]

@@ -133,6 +133,33 @@ pub async fn resume(
     let Some(m) = store::sessions::find_by_token_hash(c, &hash).await? else {
         return Ok(None);
     };
+    live(c, m, cfg, now).await
+}
+
+/// `resume`, and the account's standing with an application read in the same statement
+/// (`/authorize` asks both on every request).
+pub async fn resume_with_standing(
+    c: &impl ConnectionTrait,
+    hasher: &TokenHasher,
+    cfg: &Session,
+    now: DateTime<Utc>,
+    cookie_value: &str,
+    ask: &store::standing::Ask<'_>,
+) -> Result<Option<(SsoSession, store::standing::Standing)>, DbErr> {
+    let hash = hasher.hash(Purpose::Session, cookie_value);
+    let Some((m, standing)) = store::standing::read_with_session(c, &hash, ask).await? else {
+        return Ok(None);
+    };
+    Ok(live(c, m, cfg, now).await?.map(|s| (s, standing)))
+}
+
+/// `m` as a session if it is live, recording the activity.
+async fn live(
+    c: &impl ConnectionTrait,
+    m: entity::sso_session::Model,
+    cfg: &Session,
+    now: DateTime<Utc>,
+) -> Result<Option<SsoSession>, DbErr> {
     if !is_live(&m, cfg, now) {
         return Ok(None);
     }

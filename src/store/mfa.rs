@@ -11,19 +11,20 @@ use sea_orm::{
 
 /// Whether the account has a factor it chose to set up: a passkey or a confirmed
 /// authenticator app (`authn::mfa::Enrolled::any`), as an expression for a statement that
-/// asks it with other questions (`store::standing`).
-pub fn chosen_factor(account_id: &str) -> Expr {
+/// asks it with other questions (`store::standing`); `account` is the account id's value or
+/// a column of the outer statement.
+pub fn chosen_factor(account: Expr) -> Expr {
     use entity::passkey;
     use sea_orm::sea_query::Query;
     let passkey = Query::select()
         .expr(Expr::val(1))
         .from(passkey::Entity)
-        .and_where(passkey::Column::AccountId.eq(account_id))
+        .and_where(Expr::col((passkey::Entity, passkey::Column::AccountId)).eq(account.clone()))
         .to_owned();
     let totp = Query::select()
         .expr(Expr::val(1))
         .from(totp_factor::Entity)
-        .and_where(totp_factor::Column::AccountId.eq(account_id))
+        .and_where(Expr::col((totp_factor::Entity, totp_factor::Column::AccountId)).eq(account))
         .and_where(totp_factor::Column::ConfirmedAt.is_not_null())
         .to_owned();
     Expr::exists(passkey).or(Expr::exists(totp))

@@ -271,7 +271,7 @@ async fn an_optional_app_steps_up_a_password_session_once_the_account_sets_up_a_
 /// What counts as a factor the person chose (the optional policy's question): a passkey or
 /// a confirmed authenticator app; not an unconfirmed one, not recovery codes alone. And the
 /// other answers of the same read (`store::standing`): consent and terms, per account and
-/// application.
+/// application, and the same answers read with the session behind a cookie.
 #[tokio::test]
 async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     use ally_idp::store;
@@ -282,9 +282,12 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     let (alice, bob) = (app.account("alice").await.id, app.account("bob").await.id);
     let now = app.state.clock.now();
     let read = |id: String, ask_factor: bool, terms: Option<&'static str>| async move {
-        store::standing::read(db, &id, "app", ask_factor, terms)
-            .await
-            .unwrap()
+        let ask = store::standing::Ask {
+            client_id: "app",
+            ask_factor,
+            terms_version: terms,
+        };
+        store::standing::read(db, &id, &ask).await.unwrap()
     };
     let chosen = |id: String| async move { read(id, true, None).await.chosen_factor };
     assert!(!chosen(alice.clone()).await);
@@ -353,12 +356,71 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
         .unwrap();
     assert!(read(alice.clone(), false, Some("v1")).await.accepted_terms);
     assert!(
-        !read(alice, false, Some("v2")).await.accepted_terms,
+        !read(alice.clone(), false, Some("v2")).await.accepted_terms,
         "a new version"
     );
     assert!(
-        !read(bob, false, Some("v1")).await.accepted_terms,
+        !read(bob.clone(), false, Some("v1")).await.accepted_terms,
         "another account"
+    );
+
+    // With the session: the answers are its account's, whoever else has answers.
+    for (account, hash) in [(&alice, "alice-session"), (&bob, "bob-session")] {
+        store::sessions::insert(
+            db,
+            entity::sso_session::Model {
+                id: format!("id-{hash}"),
+                token_hash: hash.into(),
+                account_id: account.clone(),
+                auth_time: now,
+                amr: serde_json::json!(["pwd"]),
+                acr: "1".into(),
+                user_agent: None,
+                client_ip: None,
+                created_at: now,
+                last_seen_at: now,
+                expires_at: now + chrono::Duration::hours(1),
+                ended_at: None,
+                mfa_remembered: false,
+            },
+        )
+        .await
+        .unwrap();
+    }
+    let ask = store::standing::Ask {
+        client_id: "app",
+        ask_factor: true,
+        terms_version: Some("v1"),
+    };
+    for (account, hash) in [(&alice, "alice-session"), (&bob, "bob-session")] {
+        let (session, standing) = store::standing::read_with_session(db, hash, &ask)
+            .await
+            .unwrap()
+            .expect("the session is found by its token hash");
+        assert_eq!(&session.account_id, account);
+        assert_eq!(session.id, format!("id-{hash}"));
+        assert_eq!(
+            standing,
+            store::standing::read(db, account, &ask).await.unwrap()
+        );
+    }
+    let (_, alice_standing) = store::standing::read_with_session(db, "alice-session", &ask)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(
+        alice_standing,
+        store::standing::Standing {
+            consented_scope: Some("openid email".into()),
+            chosen_factor: true,
+            accepted_terms: true,
+        }
+    );
+    assert!(
+        store::standing::read_with_session(db, "no-such-session", &ask)
+            .await
+            .unwrap()
+            .is_none()
     );
 }
 

@@ -105,31 +105,37 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
     }
 }
 
-/// Where the session's account stands with this client: the scope it consented to before,
-/// and what it is entitled to (everything when nobody is signed in yet: the question is
-/// asked again after sign-in). One read for the consent, the second factor and the terms,
-/// and one more for a grant when the application needs one.
-async fn standing(
+/// The questions `/authorize` asks about the signed-in account and `client`
+/// (`store::standing`); `terms_version` is `client.terms_version()`.
+pub fn ask<'a>(
+    deps: &FlowDeps<'_>,
+    client: &'a Client,
+    terms_version: Option<&'a str>,
+) -> store::standing::Ask<'a> {
+    store::standing::Ask {
+        client_id: &client.client_id,
+        ask_factor: mfa::depends_on_chosen_factor(client.mfa_policy(deps.mfa_default)),
+        terms_version,
+    }
+}
+
+/// Where the signed-in account stands with this client, from its answers to `ask`: the scope
+/// it consented to before, and what it is entitled to (everything when nobody is signed in
+/// yet: the question is asked again after sign-in). One more read for a grant when the
+/// application needs one.
+async fn gates(
     c: &impl ConnectionTrait,
     deps: &FlowDeps<'_>,
     client: &Client,
     request: &AuthorizationRequest,
-    session: Option<&SsoSession>,
+    signed_in: Option<(&SsoSession, &store::standing::Standing)>,
     now: DateTime<Utc>,
 ) -> Result<(Option<crate::oidc::scope::Scope>, Gates), sea_orm::DbErr> {
-    let Some(s) = session else {
+    let Some((s, read)) = signed_in else {
         return Ok((None, Gates::OPEN));
     };
-    let policy = client.mfa_policy(deps.mfa_default);
-    let read = store::standing::read(
-        c,
-        &s.account_id,
-        &client.client_id,
-        mfa::depends_on_chosen_factor(policy),
-        client.terms_version().as_deref(),
-    )
-    .await?;
-    let policy_needs = mfa::required_by_policy(policy, read.chosen_factor);
+    let policy_needs =
+        mfa::required_by_policy(client.mfa_policy(deps.mfa_default), read.chosen_factor);
     let acr_needs = mfa::acr_values_ask_for_mfa(&request.acr_values);
     let gates = Gates {
         second_factor: s.factors().satisfies(policy_needs, acr_needs),
@@ -140,20 +146,23 @@ async fn standing(
     };
     let remembered = read
         .consented_scope
-        .map(|scope| crate::oidc::scope::Scope::from_stored(&scope));
+        .as_deref()
+        .map(crate::oidc::scope::Scope::from_stored);
     Ok((remembered, gates))
 }
 
-/// A new request from /authorize.
+/// A new request from /authorize; `signed_in` is the browser's session with its answers to
+/// `ask`.
 pub async fn begin(
     c: &impl ConnectionTrait,
     deps: &FlowDeps<'_>,
     now: DateTime<Utc>,
     client: &Client,
     request: AuthorizationRequest,
-    session: Option<&SsoSession>,
+    signed_in: Option<(&SsoSession, &store::standing::Standing)>,
 ) -> Result<Step, FlowError> {
-    let (remembered, gates) = standing(c, deps, client, &request, session, now).await?;
+    let session = signed_in.map(|(s, _)| s);
+    let (remembered, gates) = gates(c, deps, client, &request, signed_in, now).await?;
     let decision = decide(
         &request,
         client.third_party,
@@ -309,8 +318,22 @@ pub async fn resume(
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    let (remembered, access_gates) =
-        standing(c, deps, &client, &pending.request, Some(session), now).await?;
+    let terms = client.terms_version();
+    let read = store::standing::read(
+        c,
+        &session.account_id,
+        &ask(deps, &client, terms.as_deref()),
+    )
+    .await?;
+    let (remembered, access_gates) = gates(
+        c,
+        deps,
+        &client,
+        &pending.request,
+        Some((session, &read)),
+        now,
+    )
+    .await?;
     match decide(
         &pending.request,
         client.third_party,

@@ -18,7 +18,7 @@ use self::{
     request::AuthorizeError,
 };
 use crate::{
-    authn::routes::current_session,
+    authn::routes::current_session_with_standing,
     error::{AppError, ErrorPage},
     oidc::{endpoints, error::OAuthError},
     state::AppState,
@@ -117,15 +117,18 @@ async fn authorize(
     };
     let result = async {
         let now = state.clock.now();
-        let session = current_session(state, jar, now).await?;
+        let deps = flow_deps(state, ctx);
+        let terms = client.terms_version();
+        let ask = flow::ask(&deps, &client, terms.as_deref());
+        let signed_in = current_session_with_standing(state, jar, now, &ask).await?;
         let txn = state.begin_write().await?;
         let step = flow::begin(
             &txn,
-            &flow_deps(state, ctx),
+            &deps,
             now,
             &client,
             request,
-            session.as_ref(),
+            signed_in.as_ref().map(|(s, st)| (s, st)),
         )
         .await?;
         txn.commit().await?;
