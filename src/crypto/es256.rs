@@ -48,11 +48,9 @@ impl Es256Signer {
         let ec = EcKey::private_key_from_der(der)?;
         ec.check_key()?;
         let mut ctx = BigNumContext::new()?;
-        let public = ec.public_key().to_bytes(
-            ec.group(),
-            PointConversionForm::UNCOMPRESSED,
-            &mut ctx,
-        )?;
+        let public =
+            ec.public_key()
+                .to_bytes(ec.group(), PointConversionForm::UNCOMPRESSED, &mut ctx)?;
         let private = ec.private_key().to_vec_padded(32)?;
         let rng = SystemRandom::new();
         // ring checks that the curve is P-256 and that the public key belongs to the private
@@ -109,18 +107,14 @@ mod tests {
     fn its_signatures_verify_with_the_public_key_and_only_for_the_message() {
         let pair = ES256.generate_key_pair().unwrap();
         let signer = Es256Signer::from_der(&pair.to_der_private_key()).unwrap();
-        let verifier = ES256
-            .verifier_from_jwk(&pair.to_jwk_public_key())
-            .unwrap();
+        let verifier = ES256.verifier_from_jwk(&pair.to_jwk_public_key()).unwrap();
         let sig = signer.sign(b"header.payload").unwrap();
         assert_eq!(sig.len(), signer.signature_len());
         verifier.verify(b"header.payload", &sig).unwrap();
         assert!(verifier.verify(b"header.payloaD", &sig).is_err());
 
         let other = ES256.generate_key_pair().unwrap();
-        let other = ES256
-            .verifier_from_jwk(&other.to_jwk_public_key())
-            .unwrap();
+        let other = ES256.verifier_from_jwk(&other.to_jwk_public_key()).unwrap();
         assert!(other.verify(b"header.payload", &sig).is_err());
         // ECDSA signatures are randomised: the same message never signs the same twice.
         assert_ne!(sig, signer.sign(b"header.payload").unwrap());

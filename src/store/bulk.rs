@@ -1,6 +1,6 @@
 //! Statements over many rows at once, for the group-committed token writes
-//! (`oidc::token::group_commit`): multi-row INSERTs, and one conditional UPDATE that reports
-//! which rows it changed.
+//! (`oidc::token::group_commit`, run by `store::batch`): multi-row INSERTs, and conditional
+//! UPDATEs that report which rows they changed.
 //!
 //! A statement's text depends on how many values it binds, and each new text is parsed and
 //! planned again: sqlx keeps the last 100 prepared statements of each connection, and batches
@@ -9,30 +9,30 @@
 //! to a power of two (`padded`), and rows are inserted in chunks whose sizes are powers of
 //! two.
 
-use std::collections::HashSet;
-
 use sea_orm::{
-    ActiveModelTrait, ConnectionTrait, DbErr, EntityTrait, IdenStatic, ModelTrait, QueryTrait,
-    UpdateMany,
+    ActiveModelTrait, DbBackend, EntityTrait, ModelTrait, QueryTrait, Statement, UpdateMany,
 };
 
-/// Stores `rows`, in one statement per power of two in their count (13 rows: 8, 4 and 1).
-pub async fn insert_all<M>(c: &impl ConnectionTrait, rows: Vec<M>) -> Result<(), DbErr>
+/// The statements that store `rows`: one per power of two in their count (13 rows: 8, 4
+/// and 1).
+pub fn insert_all<M>(backend: DbBackend, rows: Vec<M>) -> Vec<Statement>
 where
     M: ModelTrait,
     <M::Entity as EntityTrait>::ActiveModel: From<M> + ActiveModelTrait + Send,
 {
     let mut rows = rows.into_iter();
-    for size in chunk_sizes(rows.len()) {
-        M::Entity::insert_many(
-            rows.by_ref()
-                .take(size)
-                .map(<M::Entity as EntityTrait>::ActiveModel::from),
-        )
-        .exec_without_returning(c)
-        .await?;
-    }
-    Ok(())
+    chunk_sizes(rows.len())
+        .map(|size| {
+            backend.build(
+                &M::Entity::insert_many(
+                    rows.by_ref()
+                        .take(size)
+                        .map(<M::Entity as EntityTrait>::ActiveModel::from),
+                )
+                .into_query(),
+            )
+        })
+        .collect()
 }
 
 /// `n` as a sum of distinct powers of two, largest first.
@@ -53,20 +53,17 @@ pub fn padded<T: Copy>(items: &[T]) -> Vec<T> {
     out
 }
 
-/// Runs `update` and returns the `key` (a text column) of each row it changed. With a
-/// condition such as "not yet spent" in `update`, these are the rows this statement won:
-/// the database decides, so of two concurrent spends exactly one sees its key.
-pub async fn update_returning_keys<E: EntityTrait>(
-    c: &impl ConnectionTrait,
+/// `update`, returning the `key` (a text column) of each row it changes. With a condition
+/// such as "not yet spent" in `update`, these are the rows this statement won: the database
+/// decides, so of two concurrent spends exactly one sees its key (`store::batch`).
+pub fn returning_keys<E: EntityTrait>(
+    backend: DbBackend,
     update: UpdateMany<E>,
     key: E::Column,
-) -> Result<HashSet<String>, DbErr> {
+) -> Statement {
     let mut stmt = update.into_query();
     stmt.returning_col(key);
-    let rows = c.query_all(&stmt).await?;
-    rows.iter()
-        .map(|r| r.try_get::<String>("", key.as_str()))
-        .collect()
+    backend.build(&stmt)
 }
 
 #[cfg(test)]

@@ -1,6 +1,9 @@
 use chrono::{DateTime, Utc};
 use entity::authorization_code::{ActiveModel, Column, Entity, Model};
-use sea_orm::{ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, sea_query::Expr};
+use sea_orm::{
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
+    sea_query::Expr,
+};
 
 pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
     let am: ActiveModel = m.into();
@@ -33,17 +36,15 @@ pub async fn find_with_account(
     Ok(super::access::with_grants(joined).map(|((code, account), grants)| (code, account, grants)))
 }
 
-/// Spends codes in one statement: each `(code hash, family id)` that was
-/// still unused is marked used with its family; returns the hashes it marked.
-pub async fn consume_many(
-    c: &impl ConnectionTrait,
+/// The statement that spends codes: each `(code hash, family id)` that was still unused is
+/// marked used with its family, and its hash returned (`store::batch`); `None` for none.
+pub fn consume_many(
+    backend: DbBackend,
     spends: &[(&str, &str)],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashSet<String>, DbErr> {
+) -> Option<Statement> {
     let spends = super::bulk::padded(spends);
-    let Some(((h0, f0), rest)) = spends.split_first() else {
-        return Ok(Default::default());
-    };
+    let ((h0, f0), rest) = spends.split_first()?;
     let family = rest
         .iter()
         .fold(Expr::case(Column::CodeHash.eq(*h0), *f0), |case, (h, f)| {
@@ -55,5 +56,9 @@ pub async fn consume_many(
         .col_expr(Column::FamilyId, family.into())
         .filter(Column::CodeHash.is_in(spends.iter().map(|(h, _)| *h)))
         .filter(Column::ConsumedAt.is_null());
-    super::bulk::update_returning_keys(c, update, Column::CodeHash).await
+    Some(super::bulk::returning_keys(
+        backend,
+        update,
+        Column::CodeHash,
+    ))
 }

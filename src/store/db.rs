@@ -278,7 +278,7 @@ async fn checkpoint_pass(
     Ok((busy, done))
 }
 
-fn sqlx_err(e: sea_orm::sqlx::Error) -> DbErr {
+pub(super) fn sqlx_err(e: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
 }
 
@@ -343,12 +343,12 @@ async fn begin_now(db: &DatabaseConnection) -> Result<Begun, DbErr> {
 /// As long as SQLite's own busy timeout (set in `connect`).
 const GATE_WAIT: Duration = Duration::from_secs(10);
 
-type Gate = std::sync::Arc<tokio::sync::Mutex<()>>;
+pub(super) type Gate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 /// The gate of `db`'s file: one per file per process (two pools on the same file, as the
 /// tests' peer nodes are, share it); `None` for PostgreSQL, whose writers do not exclude
 /// one another.
-fn write_gate(db: &DatabaseConnection) -> Option<Gate> {
+pub(super) fn write_gate(db: &DatabaseConnection) -> Option<Gate> {
     use sea_orm::DbBackend;
     use std::{collections::HashMap, sync::Mutex};
     static GATES: Mutex<Option<HashMap<std::path::PathBuf, Gate>>> = Mutex::new(None);

@@ -8,6 +8,7 @@ pub mod answers;
 pub mod attempts;
 pub mod audit;
 pub mod auth_requests;
+pub mod batch;
 pub mod bulk;
 pub mod clients;
 pub mod codes;

@@ -1,8 +1,8 @@
 use chrono::{DateTime, Utc};
 use entity::sso_session::{ActiveModel, Column, Entity, Model};
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::Expr,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter,
+    QuerySelect, QueryTrait, Statement, sea_query::Expr,
 };
 
 pub async fn insert(c: &impl ConnectionTrait, m: Model) -> Result<(), DbErr> {
@@ -97,16 +97,26 @@ pub async fn touch_many(
     ids: &[&str],
     now: DateTime<Utc>,
 ) -> Result<(), DbErr> {
-    if ids.is_empty() {
-        return Ok(());
+    if let Some(stmt) = touch_many_statement(c.get_database_backend(), ids, now) {
+        c.execute_raw(stmt).await?;
     }
-    Entity::update_many()
+    Ok(())
+}
+
+/// The statement of `touch_many`, for a batch (`store::batch`); `None` for no sessions.
+pub fn touch_many_statement(
+    backend: DbBackend,
+    ids: &[&str],
+    now: DateTime<Utc>,
+) -> Option<Statement> {
+    if ids.is_empty() {
+        return None;
+    }
+    let update = Entity::update_many()
         .col_expr(Column::LastSeenAt, Expr::value(now))
         .filter(Column::Id.is_in(super::bulk::padded(ids)))
-        .filter(Column::LastSeenAt.lt(now))
-        .exec(c)
-        .await?;
-    Ok(())
+        .filter(Column::LastSeenAt.lt(now));
+    Some(backend.build(&update.into_query()))
 }
 
 /// The applications that received tokens in a session (through its token families).

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use entity::{refresh_token, revoked_access_token, token_family};
 use sea_orm::{
-    ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter,
+    ColumnTrait, ConnectionTrait, DbBackend, DbErr, EntityTrait, QueryFilter, Statement,
     sea_query::{Expr, OnConflict},
 };
 
@@ -102,21 +102,26 @@ pub async fn find_refresh(
         .await
 }
 
-/// Marks unused refresh tokens among `hashes` used, in one statement, and returns those it
-/// marked (any other was used already: a replay or a race lost).
-pub async fn consume_refreshes(
-    c: &impl ConnectionTrait,
+/// The statement that marks unused refresh tokens among `hashes` used and returns the hashes
+/// it marked (any other was used already: a replay or a race lost; `store::batch`); `None`
+/// for none.
+pub fn consume_refreshes(
+    backend: DbBackend,
     hashes: &[&str],
     now: DateTime<Utc>,
-) -> Result<std::collections::HashSet<String>, DbErr> {
+) -> Option<Statement> {
     if hashes.is_empty() {
-        return Ok(Default::default());
+        return None;
     }
     let update = refresh_token::Entity::update_many()
         .col_expr(refresh_token::Column::ConsumedAt, Expr::value(now))
         .filter(refresh_token::Column::TokenHash.is_in(super::bulk::padded(hashes)))
         .filter(refresh_token::Column::ConsumedAt.is_null());
-    super::bulk::update_returning_keys(c, update, refresh_token::Column::TokenHash).await
+    Some(super::bulk::returning_keys(
+        backend,
+        update,
+        refresh_token::Column::TokenHash,
+    ))
 }
 
 pub async fn deny_access_token(

@@ -218,6 +218,81 @@ async fn of_concurrent_uses_of_one_refresh_token_exactly_one_rotates_it() {
     );
 }
 
+/// A batch of token writes is one transaction (`store::batch`): when a write after the
+/// spends fails, the spends are undone with it, and the next batch runs normally on the
+/// same pool. A spent code is not spent twice.
+#[tokio::test]
+async fn a_batch_that_fails_part_way_writes_nothing() {
+    use ally_idp::store;
+    use std::collections::HashSet;
+    let (app, _) = setup().await;
+    let db = &app.state.db;
+    let account = app.account("alice").await.id;
+    let now = app.state.clock.now();
+    let code = |hash: &str| entity::authorization_code::Model {
+        code_hash: hash.into(),
+        client_id: "web".into(),
+        account_id: account.clone(),
+        session_id: "s1".into(),
+        redirect_uri: "http://127.0.0.1:9/cb".into(),
+        scope: "openid".into(),
+        nonce: None,
+        code_challenge: None,
+        auth_time: now,
+        amr: serde_json::json!(["pwd"]),
+        acr: "1".into(),
+        created_at: now,
+        expires_at: now + chrono::Duration::minutes(1),
+        consumed_at: None,
+        family_id: None,
+    };
+    let found = |hash: &'static str| async move {
+        store::codes::find_with_account(db, hash)
+            .await
+            .unwrap()
+            .map(|(c, _, _)| c)
+    };
+    store::codes::insert(db, code("c1")).await.unwrap();
+    let backend = db.get_database_backend();
+    let spend = || {
+        store::codes::consume_many(backend, &[("c1", "f1")], now)
+            .into_iter()
+            .collect::<Vec<_>>()
+    };
+
+    // The writes store a new code, then one whose hash is taken: the second fails.
+    let failed = store::batch::spend_then_write(db, spend(), |spent| {
+        assert!(spent.contains("c1"), "the spend ran first");
+        let mut writes = store::bulk::insert_all(backend, vec![code("c2")]);
+        writes.extend(store::bulk::insert_all(backend, vec![code("c1")]));
+        writes
+    })
+    .await;
+    assert!(failed.is_err());
+    let c1 = found("c1").await.unwrap();
+    assert!(c1.consumed_at.is_none() && c1.family_id.is_none(), "{c1:?}");
+    assert!(found("c2").await.is_none());
+
+    for _ in 0..4 {
+        // Every pooled connection is usable (none was left inside the failed transaction).
+        assert!(found("c2").await.is_none());
+    }
+    let spent = store::batch::spend_then_write(db, spend(), |_| {
+        store::bulk::insert_all(backend, vec![code("c2")])
+    })
+    .await
+    .unwrap();
+    assert_eq!(spent, HashSet::from(["c1".to_owned()]));
+    let c1 = found("c1").await.unwrap();
+    assert_eq!(c1.family_id.as_deref(), Some("f1"));
+    assert!(found("c2").await.is_some());
+
+    let again = store::batch::spend_then_write(db, spend(), |_| Vec::new())
+        .await
+        .unwrap();
+    assert!(again.is_empty(), "a spent code is not spent again");
+}
+
 /// Each of several rotations written together stores its own successor, which works.
 #[tokio::test]
 async fn concurrent_refreshes_of_different_families_each_rotate() {

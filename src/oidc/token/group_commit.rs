@@ -7,7 +7,8 @@
 //! rest was. One task therefore takes the writes waiting at that moment and makes them
 //! together: one conditional UPDATE spends every presented refresh token, one spends every
 //! presented code, one INSERT each stores the codes, families and refresh tokens, and one
-//! commit ends it. On PostgreSQL the same saves round trips per request.
+//! commit ends it. On SQLite the statements go to the connection's thread in two hand-offs,
+//! not one each (`store::batch`). On PostgreSQL the same saves round trips per request.
 //!
 //! The rules of a single write hold for each one in a batch:
 //! - a code or refresh token is spent by a conditional update, so of two uses (in one batch,
@@ -117,7 +118,8 @@ fn copy_of(e: &DbErr) -> DbErr {
     }
 }
 
-/// Makes `jobs`' writes in one transaction; returns, for each, whether it was made.
+/// Makes `jobs`' writes in one transaction (`store::batch`); returns, for each, whether it
+/// was made.
 async fn commit(
     db: &DatabaseConnection,
     commits: &Arc<AtomicU64>,
@@ -125,7 +127,7 @@ async fn commit(
 ) -> Result<Vec<bool>, DbErr> {
     let now = jobs.iter().map(|j| j.now).max().unwrap_or_else(Utc::now);
     let writes: Vec<&Write> = jobs.iter().map(|j| &j.write).collect();
-    let txn = store::db::begin_write(db).await?.advancing(commits.clone());
+    let backend = db.get_database_backend();
 
     let refreshes: Vec<&str> = writes
         .iter()
@@ -134,7 +136,6 @@ async fn commit(
             _ => None,
         })
         .collect();
-    let spent_refreshes = store::tokens::consume_refreshes(&txn, &refreshes, now).await?;
     let codes: Vec<(&str, &str)> = writes
         .iter()
         .filter_map(|w| match w {
@@ -144,67 +145,66 @@ async fn commit(
             _ => None,
         })
         .collect();
-    let spent_codes = store::codes::consume_many(&txn, &codes, now).await?;
-    let made = winners(&writes, &spent_codes, &spent_refreshes);
-    let made_writes = || {
-        writes
-            .iter()
-            .zip(&made)
-            .filter(|(_, m)| **m)
-            .map(|(w, _)| *w)
-    };
+    let spends = [
+        store::tokens::consume_refreshes(backend, &refreshes, now),
+        store::codes::consume_many(backend, &codes, now),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
 
-    let mut new_codes = Vec::new();
-    let mut families = Vec::new();
-    let mut new_refreshes = Vec::new();
-    let mut touched = Vec::new();
-    for w in made_writes() {
-        match w {
-            Write::IssueCode(code) => new_codes.push(code.clone()),
-            Write::Exchange {
-                family, refresh, ..
-            } => {
-                families.push(family.clone());
-                new_refreshes.extend(refresh.clone());
-            }
-            Write::Rotate {
-                successor,
-                touch_session,
-                ..
-            } => {
-                new_refreshes.extend(successor.clone());
-                touched.extend(touch_session.as_deref());
+    let mut made = Vec::new();
+    store::batch::spend_then_write(db, spends, |spent| {
+        made = winners(&writes, spent);
+        let mut new_codes = Vec::new();
+        let mut families = Vec::new();
+        let mut new_refreshes = Vec::new();
+        let mut touched = Vec::new();
+        for (w, _) in writes.iter().zip(&made).filter(|(_, m)| **m) {
+            match w {
+                Write::IssueCode(code) => new_codes.push(code.clone()),
+                Write::Exchange {
+                    family, refresh, ..
+                } => {
+                    families.push(family.clone());
+                    new_refreshes.extend(refresh.clone());
+                }
+                Write::Rotate {
+                    successor,
+                    touch_session,
+                    ..
+                } => {
+                    new_refreshes.extend(successor.clone());
+                    touched.extend(touch_session.as_deref());
+                }
             }
         }
-    }
-    store::bulk::insert_all(&txn, new_codes).await?;
-    // Families before the refresh tokens that refer to them.
-    store::bulk::insert_all(&txn, families).await?;
-    store::bulk::insert_all(&txn, new_refreshes).await?;
-    store::sessions::touch_many(&txn, &touched, now).await?;
-    txn.commit().await?;
+        let mut statements = store::bulk::insert_all(backend, new_codes);
+        // Families before the refresh tokens that refer to them.
+        statements.extend(store::bulk::insert_all(backend, families));
+        statements.extend(store::bulk::insert_all(backend, new_refreshes));
+        statements.extend(store::sessions::touch_many_statement(
+            backend, &touched, now,
+        ));
+        statements
+    })
+    .await?;
+    commits.fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     Ok(made)
 }
 
 /// Which writes are made: a code issue always; an exchange or rotation when the update
-/// marked its code or token spent, and of two presenting the same one in a batch only the
+/// marked its code or token spent (`spent` holds both kinds: their hashes are keyed by
+/// purpose, so they never collide), and of two presenting the same one in a batch only the
 /// first.
-fn winners(
-    writes: &[&Write],
-    spent_codes: &HashSet<String>,
-    spent_refreshes: &HashSet<String>,
-) -> Vec<bool> {
+fn winners(writes: &[&Write], spent: &HashSet<String>) -> Vec<bool> {
     let mut claimed = HashSet::new();
     writes
         .iter()
         .map(|w| match w {
             Write::IssueCode(_) => true,
-            // Code and refresh-token hashes are keyed by purpose, so they share `claimed`.
-            Write::Exchange { code_hash: h, .. } => {
-                spent_codes.contains(h) && claimed.insert(h.as_str())
-            }
-            Write::Rotate { token_hash: h, .. } => {
-                spent_refreshes.contains(h) && claimed.insert(h.as_str())
+            Write::Exchange { code_hash: h, .. } | Write::Rotate { token_hash: h, .. } => {
+                spent.contains(h) && claimed.insert(h.as_str())
             }
         })
         .collect()
@@ -226,9 +226,6 @@ mod tests {
     fn of_two_presenting_one_token_in_a_batch_only_the_first_is_made() {
         let (a, b, c) = (rotate("a"), rotate("a"), rotate("b"));
         let spent = HashSet::from(["a".to_owned()]);
-        assert_eq!(
-            winners(&[&a, &b, &c], &HashSet::new(), &spent),
-            vec![true, false, false]
-        );
+        assert_eq!(winners(&[&a, &b, &c], &spent), vec![true, false, false]);
     }
 }
