@@ -98,6 +98,7 @@ impl Application {
             config.cache.tokens_secs,
         ));
         let state = AppState::from(crate::state::Shared {
+            reads: crate::store::reads::Reads::new(db.clone()),
             token_writes: crate::oidc::token::group_commit::TokenWriter::start(
                 db.clone(),
                 answers.commits(),

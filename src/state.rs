@@ -35,6 +35,8 @@ impl From<Shared> for AppState {
 /// What `AppState` shares.
 pub struct Shared {
     pub db: DatabaseConnection,
+    /// The hot reads, on connections of their own on SQLite (`store::reads`).
+    pub reads: crate::store::reads::Reads,
     pub config: Arc<Config>,
     /// The signing keys in use (swapped when keys rotate).
     pub keyring: Arc<crate::crypto::keyring::LiveKeys>,
@@ -71,7 +73,8 @@ impl AppState {
     pub async fn begin_write(&self) -> Result<crate::store::db::WriteTxn, sea_orm::DbErr> {
         Ok(crate::store::db::begin_write(&self.db)
             .await?
-            .advancing(self.answers.commits()))
+            .advancing(self.answers.commits())
+            .reading_through(self.reads.clone()))
     }
 
     pub fn issuer(&self) -> &str {

@@ -60,7 +60,9 @@ pub async fn current_session(
     now: DateTime<Utc>,
 ) -> Result<Option<SsoSession>, sea_orm::DbErr> {
     match session_cookie(state, jar) {
-        Some(v) => session::resume(&state.db, &state.tokens, &state.config.session, now, v).await,
+        Some(v) => {
+            session::resume(&state.reads, &state.tokens, &state.config.session, now, v).await
+        }
         None => Ok(None),
     }
 }
@@ -76,7 +78,7 @@ pub async fn current_session_with_standing(
     match session_cookie(state, jar) {
         Some(v) => {
             session::resume_with_standing(
-                &state.db,
+                &state.reads,
                 &state.tokens,
                 &state.config.session,
                 now,

@@ -52,7 +52,7 @@ pub async fn validate(
     token: &str,
     now: DateTime<Utc>,
 ) -> Result<Option<AccessToken>, sea_orm::DbErr> {
-    let (c, clients) = (&state.db, &state.clients);
+    let (c, clients) = (&state.reads, &state.clients);
     let Some(at) = parse(&state.keyring.ring(), state.issuer(), token, now) else {
         return Ok(None);
     };

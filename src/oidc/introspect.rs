@@ -97,17 +97,17 @@ async fn answer(
                 m.insert(k.into(), v.clone());
             }
         }
-        if let Some(a) = store::accounts::find_by_id(&state.db, &at.sub).await? {
+        if let Some(a) = store::accounts::find_by_id(&state.reads, &at.sub).await? {
             m.insert("username".into(), json!(a.username));
         }
         return Ok(m);
     }
 
     let hash = state.tokens.hash(Purpose::RefreshToken, token);
-    let Some(rt) = store::tokens::find_refresh(&state.db, &hash).await? else {
+    let Some(rt) = store::tokens::find_refresh(&state.reads, &hash).await? else {
         return Ok(inactive());
     };
-    let Some(family) = store::tokens::find_family(&state.db, &rt.family_id).await? else {
+    let Some(family) = store::tokens::find_family(&state.reads, &rt.family_id).await? else {
         return Ok(inactive());
     };
     let live = rt.consumed_at.is_none() && rt.expires_at > now && family.revoked_at.is_none();

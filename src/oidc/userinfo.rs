@@ -122,7 +122,7 @@ async fn claims_of(
             "the access token was not granted the openid scope",
         ));
     }
-    let account = store::accounts::find_by_id(&state.db, &at.sub)
+    let account = store::accounts::find_by_id(&state.reads, &at.sub)
         .await?
         .filter(|a| AccountStatus::parse(&a.status) == Some(AccountStatus::Active))
         .ok_or_else(|| OAuthError::invalid_token("the account is no longer active"))?;
@@ -134,7 +134,7 @@ async fn claims_of(
         .map_err(OAuthError::server_error)?
         .ok_or_else(|| OAuthError::invalid_token("the application no longer exists"))?;
     let access =
-        crate::access::grants::access_for(&state.db, &state.clients, &client, &account.id, now)
+        crate::access::grants::access_for(&state.reads, &state.clients, &client, &account.id, now)
             .await
             .map_err(OAuthError::server_error)?
             .ok_or_else(|| {

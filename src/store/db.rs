@@ -318,6 +318,7 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
         db: db.clone(),
         begun: tokio::sync::OnceCell::new(),
         on_commit: None,
+        reads: None,
     })
 }
 
@@ -378,6 +379,8 @@ pub struct WriteTxn {
     db: DatabaseConnection,
     begun: tokio::sync::OnceCell<Begun>,
     on_commit: Option<std::sync::Arc<std::sync::atomic::AtomicU64>>,
+    /// Where the reads before the first write go (the pool when `None`).
+    reads: Option<super::reads::Reads>,
 }
 
 struct Begun {
@@ -390,6 +393,12 @@ impl WriteTxn {
     /// Advances `counter` once this transaction has committed a write.
     pub fn advancing(mut self, counter: std::sync::Arc<std::sync::atomic::AtomicU64>) -> Self {
         self.on_commit = Some(counter);
+        self
+    }
+
+    /// Sends the reads before the first write to `reads` (`store::reads`).
+    pub fn reading_through(mut self, reads: super::reads::Reads) -> Self {
+        self.reads = Some(reads);
         self
     }
 
@@ -442,7 +451,10 @@ impl sea_orm::ConnectionTrait for WriteTxn {
             Some(b) => b.txn.query_one_raw(stmt).await,
             // A statement that writes and returns rows (INSERT … RETURNING) begins it too.
             None if writes(&stmt) => self.writer().await?.query_one_raw(stmt).await,
-            None => self.db.query_one_raw(stmt).await,
+            None => match &self.reads {
+                Some(r) => r.query_one_raw(stmt).await,
+                None => self.db.query_one_raw(stmt).await,
+            },
         }
     }
 
@@ -453,7 +465,10 @@ impl sea_orm::ConnectionTrait for WriteTxn {
         match self.begun.get() {
             Some(b) => b.txn.query_all_raw(stmt).await,
             None if writes(&stmt) => self.writer().await?.query_all_raw(stmt).await,
-            None => self.db.query_all_raw(stmt).await,
+            None => match &self.reads {
+                Some(r) => r.query_all_raw(stmt).await,
+                None => self.db.query_all_raw(stmt).await,
+            },
         }
     }
 }

@@ -21,6 +21,7 @@ pub mod logout;
 pub mod mail;
 pub mod mfa;
 pub mod passkeys;
+pub mod reads;
 pub mod recovery;
 pub mod sessions;
 pub mod standing;

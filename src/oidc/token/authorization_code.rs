@@ -29,7 +29,7 @@ pub async fn exchange(
     let hash = state.tokens.hash(Purpose::AuthorizationCode, code);
     // Read and minted before the write; the group commit (`group_commit`) then only spends
     // the code (conditionally: of two concurrent exchanges one wins) and stores the family.
-    let db = &state.db;
+    let db = &state.reads;
     let (row, account, grants) = store::codes::find_with_account(db, &hash)
         .await?
         .ok_or_else(|| OAuthError::invalid_grant("the authorization code is invalid"))?;

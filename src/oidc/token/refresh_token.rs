@@ -32,7 +32,7 @@ pub async fn exchange(
     // Everything is read and minted before the write; the group commit (`group_commit`) then
     // only spends the token (conditionally, so of two concurrent uses exactly one wins) and
     // stores its successor in the same transaction.
-    let db = &state.db;
+    let db = &state.reads;
     let store::tokens::RefreshChain {
         token: row,
         family,
