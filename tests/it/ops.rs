@@ -450,3 +450,42 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
     let done = db::checkpoint(conn, 0).await.unwrap().unwrap();
     assert_eq!(done.copied, done.logged, "{done:?}");
 }
+
+/// The hot reads' own connections (`store::reads`): they see what the pool committed at
+/// once (no connection keeps an old snapshot), and a statement that fails there leaves later
+/// reads working. Run often enough to use each of them.
+#[tokio::test]
+async fn reads_see_every_commit_at_once_and_outlive_a_failed_statement() {
+    use ally_idp::store;
+    use sea_orm::ConnectionTrait;
+    let app = TestApp::spawn().await;
+    let reads = &app.state.reads;
+    for i in 0..6 {
+        let name = format!("user{i}");
+        assert!(
+            store::accounts::find_by_username(reads, &name)
+                .await
+                .unwrap()
+                .is_none()
+        );
+        app.add_user(&name).await;
+        let found = store::accounts::find_by_username(reads, &name)
+            .await
+            .unwrap();
+        assert!(found.is_some(), "a commit is seen by the next read");
+
+        let bad = sea_orm::Statement::from_string(
+            reads.get_database_backend(),
+            "SELECT * FROM no_such_table",
+        );
+        assert!(reads.query_all_raw(bad).await.is_err());
+    }
+    let names: Vec<String> = (0..6).map(|i| format!("user{i}")).collect();
+    let all = futures_util::future::join_all(
+        names
+            .iter()
+            .map(|n| store::accounts::find_by_username(reads, n)),
+    )
+    .await;
+    assert!(all.iter().all(|r| matches!(r, Ok(Some(_)))));
+}
