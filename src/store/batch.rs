@@ -48,18 +48,18 @@ pub async fn spend_then_write(
             .persistent(false)
             .fetch_all(&mut *conn)
             .await
-            .map_err(super::db::sqlx_err)?;
+            .map_err(super::db::statement_err)?;
         let spent = rows
             .iter()
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<HashSet<_>, _>>()
-            .map_err(super::db::sqlx_err)?;
+            .map_err(super::db::statement_err)?;
         let (sql, values) = joined("", write(&spent), Some("COMMIT"));
         sqlx::query_with(sqlx::AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values))
             .persistent(false)
             .execute(&mut *conn)
             .await
-            .map_err(super::db::sqlx_err)?;
+            .map_err(super::db::statement_err)?;
         Ok(spent)
     }
     .await;

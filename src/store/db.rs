@@ -278,6 +278,12 @@ async fn checkpoint_pass(
     Ok((busy, done))
 }
 
+/// A statement run below sea-orm that failed, as sea-orm reports one (`is_unavailable` then
+/// tells a lost database from a fault in the statement: a 503 or a 500).
+pub(super) fn statement_err(e: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Query(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
+}
+
 pub(super) fn sqlx_err(e: sea_orm::sqlx::Error) -> DbErr {
     DbErr::Conn(sea_orm::RuntimeErr::SqlxError(std::sync::Arc::new(e)))
 }

@@ -83,7 +83,7 @@ impl Reads {
         )
         .fetch_all(&mut conn)
         .await
-        .map_err(super::db::sqlx_err)?;
+        .map_err(super::db::statement_err)?;
         // Only a connection that just worked goes back (an error dropped it above).
         own.idle
             .lock()
