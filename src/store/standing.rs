@@ -25,13 +25,14 @@ pub struct Standing {
 }
 
 /// The questions about one application.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug, Clone)]
 pub struct Ask<'a> {
     pub client_id: &'a str,
     /// False leaves the second factor unasked (only one MFA policy depends on it).
     pub ask_factor: bool,
-    /// The application's current terms, if it has any.
-    pub terms_version: Option<&'a str>,
+    /// The version of the application's current terms, if it has any
+    /// (`Client::terms_version`).
+    pub terms_version: Option<String>,
 }
 
 /// The account's standing with `ask.client_id`.
@@ -85,7 +86,7 @@ fn add_answers(q: &mut SelectStatement, account: Expr, ask: &Ask<'_>) {
     } else {
         Expr::val(false)
     };
-    let terms = match ask.terms_version {
+    let terms = match ask.terms_version.as_deref() {
         None => Expr::val(true),
         Some(v) => Expr::exists(
             Query::select()

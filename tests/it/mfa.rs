@@ -285,7 +285,7 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
         let ask = store::standing::Ask {
             client_id: "app",
             ask_factor,
-            terms_version: terms,
+            terms_version: terms.map(String::from),
         };
         store::standing::read(db, &id, &ask).await.unwrap()
     };
@@ -390,7 +390,7 @@ async fn a_chosen_factor_is_a_passkey_or_a_confirmed_authenticator() {
     let ask = store::standing::Ask {
         client_id: "app",
         ask_factor: true,
-        terms_version: Some("v1"),
+        terms_version: Some("v1".into()),
     };
     for (account, hash) in [(&alice, "alice-session"), (&bob, "bob-session")] {
         let (session, standing) = store::standing::read_with_session(db, hash, &ask)

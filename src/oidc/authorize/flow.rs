@@ -106,16 +106,12 @@ fn facts(s: &SsoSession) -> SessionFacts<'_> {
 }
 
 /// The questions `/authorize` asks about the signed-in account and `client`
-/// (`store::standing`); `terms_version` is `client.terms_version()`.
-pub fn ask<'a>(
-    deps: &FlowDeps<'_>,
-    client: &'a Client,
-    terms_version: Option<&'a str>,
-) -> store::standing::Ask<'a> {
+/// (`store::standing`).
+pub fn ask<'a>(deps: &FlowDeps<'_>, client: &'a Client) -> store::standing::Ask<'a> {
     store::standing::Ask {
         client_id: &client.client_id,
         ask_factor: mfa::depends_on_chosen_factor(client.mfa_policy(deps.mfa_default)),
-        terms_version,
+        terms_version: client.terms_version(),
     }
 }
 
@@ -318,13 +314,7 @@ pub async fn resume(
         login_session: pending.login_session.as_deref(),
         consented_by: pending.consented_by.as_deref(),
     };
-    let terms = client.terms_version();
-    let read = store::standing::read(
-        c,
-        &session.account_id,
-        &ask(deps, &client, terms.as_deref()),
-    )
-    .await?;
+    let read = store::standing::read(c, &session.account_id, &ask(deps, &client)).await?;
     let (remembered, access_gates) = gates(
         c,
         deps,

@@ -118,8 +118,7 @@ async fn authorize(
     let result = async {
         let now = state.clock.now();
         let deps = flow_deps(state, ctx);
-        let terms = client.terms_version();
-        let ask = flow::ask(&deps, &client, terms.as_deref());
+        let ask = flow::ask(&deps, &client);
         let signed_in = current_session_with_standing(state, jar, now, &ask).await?;
         let txn = state.begin_write().await?;
         let step = flow::begin(
