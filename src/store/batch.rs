@@ -43,9 +43,7 @@ pub async fn spend_then_write(
         .await
         .map_err(super::db::sqlx_err)?;
     let result = async {
-        let (sql, values) = joined("BEGIN IMMEDIATE", spends, None);
-        let rows = sqlx::query_with(sqlx::AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values))
-            .persistent(false)
+        let rows = one_text("BEGIN IMMEDIATE", spends, None)
             .fetch_all(&mut *conn)
             .await
             .map_err(super::db::statement_err)?;
@@ -54,9 +52,7 @@ pub async fn spend_then_write(
             .map(|r| r.try_get::<String, _>(0))
             .collect::<Result<HashSet<_>, _>>()
             .map_err(super::db::statement_err)?;
-        let (sql, values) = joined("", write(&spent), Some("COMMIT"));
-        sqlx::query_with(sqlx::AssertSqlSafe(sql), sea_query_sqlx::SqlxValues(values))
-            .persistent(false)
+        one_text("", write(&spent), Some("COMMIT"))
             .execute(&mut *conn)
             .await
             .map_err(super::db::statement_err)?;
@@ -71,8 +67,13 @@ pub async fn spend_then_write(
     result
 }
 
-/// `first`, `statements` and `last` as one text of statements, and their parameters in order.
-fn joined(first: &str, statements: Vec<Statement>, last: Option<&str>) -> (String, Values) {
+/// `first`, `statements` and `last` as one text of statements with their parameters in
+/// order, prepared for this once (not kept in the connection's statement cache).
+fn one_text(
+    first: &str,
+    statements: Vec<Statement>,
+    last: Option<&str>,
+) -> sqlx::query::Query<'static, sqlx::Sqlite, sea_query_sqlx::SqlxValues> {
     let mut sql = String::from(first);
     let mut values = Vec::new();
     for s in statements {
@@ -88,7 +89,7 @@ fn joined(first: &str, statements: Vec<Statement>, last: Option<&str>) -> (Strin
         }
         sql.push_str(last);
     }
-    (sql, Values(values))
+    super::db::sqlite_query(sql, Values(values)).persistent(false)
 }
 
 async fn one_by_one(

@@ -278,6 +278,19 @@ async fn checkpoint_pass(
     Ok((busy, done))
 }
 
+/// `sql` with `values` bound, for a statement run on a SQLite connection below sea-orm
+/// (`store::batch`, `store::reads`): the values are encoded as sea-orm encodes them, and the
+/// text comes from sea-query or is fixed, so no value is ever part of it.
+pub(super) fn sqlite_query(
+    sql: String,
+    values: sea_orm::sea_query::Values,
+) -> sea_orm::sqlx::query::Query<'static, sea_orm::sqlx::Sqlite, sea_query_sqlx::SqlxValues> {
+    sea_orm::sqlx::query_with(
+        sea_orm::sqlx::AssertSqlSafe(sql),
+        sea_query_sqlx::SqlxValues(values),
+    )
+}
+
 /// A statement run below sea-orm that failed, as sea-orm reports one (`is_unavailable` then
 /// tells a lost database from a fault in the statement: a 503 or a 500).
 pub(super) fn statement_err(e: sea_orm::sqlx::Error) -> DbErr {

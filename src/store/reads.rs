@@ -77,13 +77,10 @@ impl Reads {
                 .map_err(super::db::sqlx_err)?,
         };
         let values = stmt.values.unwrap_or(Values(Vec::new()));
-        let rows = sqlx::query_with(
-            sqlx::AssertSqlSafe(stmt.sql),
-            sea_query_sqlx::SqlxValues(values),
-        )
-        .fetch_all(&mut conn)
-        .await
-        .map_err(super::db::statement_err)?;
+        let rows = super::db::sqlite_query(stmt.sql, values)
+            .fetch_all(&mut conn)
+            .await
+            .map_err(super::db::statement_err)?;
         // Only a connection that just worked goes back (an error dropped it above).
         own.idle
             .lock()
