@@ -29,6 +29,10 @@ async fn checkpoints(db: sea_orm::DatabaseConnection) {
             Ok(Some(_)) => {}
             Err(e) => tracing::warn!(error = %e, "checkpointing the SQLite log failed; will retry"),
         }
+        // A full period after this pass ended, not at once after a long one: a pass right
+        // after the log was let start again, before any writer started it, would find it
+        // still full and hold the writers a second time.
+        every.reset();
     }
 }
 

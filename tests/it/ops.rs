@@ -406,6 +406,17 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
         .unwrap()
         .unwrap();
     assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
+    // Statement journals and temporary tables in memory (2), not in files created and
+    // deleted beside the log for a write batch in twenty.
+    let temp = conn
+        .query_one_raw(Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA temp_store",
+        ))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(temp.try_get_by_index::<i64>(0).unwrap(), 2);
     for name in ["carol", "dave", "erin"] {
         app.add_user(name).await;
     }
