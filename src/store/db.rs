@@ -244,14 +244,20 @@ pub async fn checkpoint(
         .await
         .map_err(sqlx_err)?;
     let started = std::time::Instant::now();
+    let mut first_pass = None;
+    let mut tries = 0u32;
     let done = loop {
-        match checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await {
+        let pass = checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await;
+        tries += 1;
+        first_pass.get_or_insert_with(|| started.elapsed());
+        match pass {
             Ok((true, _)) if started.elapsed() < RESTART_WAIT => tokio::task::yield_now().await,
             other => break other,
         }
     };
     if let Ok((busy, d)) = &done {
-        tracing::debug!(restarted = !busy, ?d, writers_waited = ?started.elapsed(), "checkpointed the SQLite log");
+        // The first pass copies and syncs; the others only wait for readers of the log.
+        tracing::debug!(restarted = !busy, ?d, writers_waited = ?started.elapsed(), ?first_pass, tries, "checkpointed the SQLite log");
     }
     let restored = sqlx::query(set_wait(BUSY_TIMEOUT.as_millis()))
         .execute(&mut *conn)
