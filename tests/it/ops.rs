@@ -397,26 +397,21 @@ async fn the_sqlite_log_is_checkpointed_in_the_background_not_at_commit() {
         assert_eq!(db::checkpoint(conn, 0).await.unwrap(), None);
         return;
     }
-    let auto = conn
-        .query_one_raw(Statement::from_string(
+    let pragma = |name: &'static str| async move {
+        conn.query_one_raw(Statement::from_string(
             DbBackend::Sqlite,
-            "PRAGMA wal_autocheckpoint",
+            format!("PRAGMA {name}"),
         ))
         .await
         .unwrap()
-        .unwrap();
-    assert_eq!(auto.try_get_by_index::<i64>(0).unwrap(), 0);
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+    assert_eq!(pragma("wal_autocheckpoint").await, 0);
     // Statement journals and temporary tables in memory (2), not in files created and
     // deleted beside the log for a write batch in twenty.
-    let temp = conn
-        .query_one_raw(Statement::from_string(
-            DbBackend::Sqlite,
-            "PRAGMA temp_store",
-        ))
-        .await
-        .unwrap()
-        .unwrap();
-    assert_eq!(temp.try_get_by_index::<i64>(0).unwrap(), 2);
+    assert_eq!(pragma("temp_store").await, 2);
     for name in ["carol", "dave", "erin"] {
         app.add_user(name).await;
     }
