@@ -244,12 +244,14 @@ pub async fn checkpoint(
         .await
         .map_err(sqlx_err)?;
     let started = std::time::Instant::now();
-    let mut first_pass = None;
+    let mut first_pass = Duration::ZERO;
     let mut tries = 0u32;
     let done = loop {
         let pass = checkpoint_pass(&mut conn, "PRAGMA wal_checkpoint(RESTART)").await;
         tries += 1;
-        first_pass.get_or_insert_with(|| started.elapsed());
+        if tries == 1 {
+            first_pass = started.elapsed();
+        }
         match pass {
             Ok((true, _)) if started.elapsed() < RESTART_WAIT => tokio::task::yield_now().await,
             other => break other,
