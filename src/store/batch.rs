@@ -31,12 +31,8 @@ pub async fn spend_then_write(
     if db.get_database_backend() != DbBackend::Sqlite {
         return one_by_one(db, spends, write).await;
     }
-    // Writers of this process queue on the gate, as in `store::db::begin_write`; the gate
-    // first, then the connection.
-    let _gate = match super::db::write_gate(db) {
-        Some(g) => Some(g.lock_owned().await),
-        None => None,
-    };
+    // Writers of this process queue on the gate, as in `store::db::begin_write`.
+    let _gate = super::db::hold_write_gate(db).await;
     let mut conn = db
         .get_sqlite_connection_pool()
         .acquire()

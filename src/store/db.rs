@@ -225,12 +225,7 @@ pub async fn checkpoint(
     sync_database_file(&options).await;
     passive().await?;
     sync_database_file(&options).await;
-    // The gate first, then a connection, as every writer takes them: holding a connection
-    // while waiting at the gate could starve a writer that holds the gate of a connection.
-    let _writers_wait = match write_gate(db) {
-        Some(g) => Some(g.lock_owned().await),
-        None => None,
-    };
+    let _writers_wait = hold_write_gate(db).await;
     let mut conn = pool.acquire().await.map_err(sqlx_err)?;
     // Numbers from constants: nothing from outside reaches these statements.
     let set_wait = |ms: u128| sqlx::AssertSqlSafe(format!("PRAGMA busy_timeout = {ms}"));
@@ -277,10 +272,9 @@ pub async fn checkpoint(
 async fn sync_database_file(options: &sea_orm::sqlx::sqlite::SqliteConnectOptions) {
     let path = options.get_filename().to_owned();
     let synced = tokio::task::spawn_blocking(move || std::fs::File::open(&path)?.sync_data()).await;
-    match synced {
-        Ok(Ok(())) => {}
-        Ok(Err(e)) => tracing::warn!(error = %e, "could not sync the SQLite database file"),
-        Err(e) => tracing::warn!(error = %e, "could not sync the SQLite database file"),
+    // A task that could not run or finish is an I/O failure like the others.
+    if let Err(e) = synced.map_err(std::io::Error::from).and_then(|r| r) {
+        tracing::warn!(error = %e, "could not sync the SQLite database file");
     }
 }
 
@@ -381,14 +375,9 @@ pub async fn begin_write(db: &DatabaseConnection) -> Result<WriteTxn, DbErr> {
 
 async fn begin_now(db: &DatabaseConnection) -> Result<Begun, DbErr> {
     use sea_orm::{SqliteTransactionMode, TransactionOptions, TransactionTrait};
-    let gate = match write_gate(db) {
-        Some(g) => Some(
-            tokio::time::timeout(GATE_WAIT, g.lock_owned())
-                .await
-                .map_err(|_| DbErr::Custom("timed out waiting to write to SQLite".into()))?,
-        ),
-        None => None,
-    };
+    let gate = tokio::time::timeout(GATE_WAIT, hold_write_gate(db))
+        .await
+        .map_err(|_| DbErr::Custom("timed out waiting to write to SQLite".into()))?;
     let txn = db
         .begin_with_options(TransactionOptions {
             sqlite_transaction_mode: Some(SqliteTransactionMode::Immediate),
@@ -401,12 +390,24 @@ async fn begin_now(db: &DatabaseConnection) -> Result<Begun, DbErr> {
 /// As long as SQLite's own busy timeout (set in `connect`).
 const GATE_WAIT: Duration = Duration::from_secs(10);
 
-pub(super) type Gate = std::sync::Arc<tokio::sync::Mutex<()>>;
+type Gate = std::sync::Arc<tokio::sync::Mutex<()>>;
+
+/// Waits for this process's turn to write to `db`'s file and holds it until dropped; `None`
+/// on PostgreSQL. Every writer takes the gate first and a connection after it: one holding a
+/// connection while it waits at the gate could starve the writer that holds the gate of one.
+pub(super) async fn hold_write_gate(
+    db: &DatabaseConnection,
+) -> Option<tokio::sync::OwnedMutexGuard<()>> {
+    match write_gate(db) {
+        Some(g) => Some(g.lock_owned().await),
+        None => None,
+    }
+}
 
 /// The gate of `db`'s file: one per file per process (two pools on the same file, as the
 /// tests' peer nodes are, share it); `None` for PostgreSQL, whose writers do not exclude
 /// one another.
-pub(super) fn write_gate(db: &DatabaseConnection) -> Option<Gate> {
+fn write_gate(db: &DatabaseConnection) -> Option<Gate> {
     use sea_orm::DbBackend;
     use std::{collections::HashMap, sync::Mutex};
     static GATES: Mutex<Option<HashMap<std::path::PathBuf, Gate>>> = Mutex::new(None);
