@@ -285,6 +285,10 @@ pub struct Metrics {
 pub struct Http {
     pub max_body_bytes: usize,
     pub request_timeout_secs: u64,
+    /// How long a connection may take to send a request's header section, and how long a
+    /// kept-alive connection may wait idle for its next request, before it is closed
+    /// (`web::serve`). 0: no limit.
+    pub header_timeout_secs: u64,
     pub max_header_bytes: usize,
     /// Reverse proxies whose `X-Forwarded-For` is believed (exact addresses). From any other
     /// peer the header is ignored: the peer address is the client.

@@ -161,13 +161,12 @@ impl Application {
             metrics,
             crate::oidc::backchannel::run(self.state.clone()),
         ));
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await;
+        let header_timeout = match self.state.config.http.header_timeout_secs {
+            0 => None,
+            secs => Some(Duration::from_secs(secs)),
+        };
+        let served =
+            crate::web::serve::serve(self.listener, self.router, header_timeout, shutdown).await;
         jobs.abort();
         logouts.abort();
         served

@@ -10,6 +10,7 @@ pub mod form;
 pub mod headers;
 pub mod health;
 pub mod params;
+pub mod serve;
 pub mod telemetry;
 pub mod templates;
 pub mod text;

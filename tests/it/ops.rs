@@ -270,6 +270,92 @@ async fn a_request_unanswered_in_time_gets_408() {
     assert_eq!(series(&after, timed_out) - series(&before, timed_out), 1.0);
 }
 
+/// Reads from `sock` until the server closes the connection; what it sent, and how long
+/// that took. Fails the test if the connection is still open after 10 s.
+async fn read_until_closed(sock: &mut tokio::net::TcpStream) -> (String, std::time::Duration) {
+    use tokio::io::AsyncReadExt;
+    let started = std::time::Instant::now();
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), sock.read(&mut buf))
+            .await
+            .expect("the server closed the connection before the test's own limit");
+        match read {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    (
+        String::from_utf8_lossy(&got).into_owned(),
+        started.elapsed(),
+    )
+}
+
+/// A client that sends its header lines too slowly, or nothing at all after connecting, is
+/// disconnected after `http.header_timeout_secs`, however steadily it trickles bytes: it
+/// cannot hold connections open (slowloris).
+#[tokio::test]
+async fn a_request_head_not_received_in_time_closes_the_connection() {
+    use tokio::io::AsyncWriteExt;
+    let app = TestApp::spawn_with(|c| c.http.header_timeout_secs = 1).await;
+    let addr = app.issuer.trim_start_matches("http://").to_owned();
+    let mut silent = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    let mut slow = tokio::net::TcpStream::connect(&addr).await.unwrap();
+    slow.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n")
+        .await
+        .unwrap();
+    // One more header byte every 200 ms, never the blank line that ends the head.
+    let trickle = tokio::spawn(async move {
+        for _ in 0..40 {
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            if slow.write_all(b"X").await.is_err() {
+                break;
+            }
+        }
+        slow
+    });
+    let (sent, waited) = read_until_closed(&mut silent).await;
+    assert_eq!(sent, "", "closed without an answer");
+    assert!(
+        waited >= std::time::Duration::from_millis(900),
+        "{waited:?}"
+    );
+    let mut slow = trickle.await.unwrap();
+    let (sent, _) = read_until_closed(&mut slow).await;
+    assert_eq!(sent, "", "closed without an answer");
+    // The server itself serves on.
+    let r = app.http.get(app.url("/healthz")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+}
+
+/// A kept-alive connection is served as long as its requests keep coming within
+/// `http.header_timeout_secs` of each other, and closed once it has sat idle that long.
+#[tokio::test]
+async fn an_idle_kept_alive_connection_is_closed() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let app = TestApp::spawn_with(|c| c.http.header_timeout_secs = 1).await;
+    let addr = app.issuer.trim_start_matches("http://");
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    let mut buf = vec![0u8; 8192];
+    for _ in 0..3 {
+        sock.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+            .await
+            .unwrap();
+        let n = sock.read(&mut buf).await.unwrap();
+        let head = String::from_utf8_lossy(&buf[..n]);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        // Well inside the limit: the connection stays open for the next request.
+        tokio::time::sleep(std::time::Duration::from_millis(600)).await;
+    }
+    let (sent, waited) = read_until_closed(&mut sock).await;
+    assert_eq!(sent, "");
+    assert!(
+        waited >= std::time::Duration::from_millis(300),
+        "{waited:?}"
+    );
+}
+
 /// A client that goes away while its request waits (here for the database, whose write lock
 /// the test holds) takes the request out of the in-flight gauge, and the request is counted
 /// as abandoned, not as answered: hyper drops the request's future where it waits, so code
