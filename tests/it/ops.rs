@@ -239,10 +239,9 @@ async fn every_page_gets_a_fresh_script_nonce() {
 }
 
 /// A request still unanswered after `http.request_timeout_secs` gets 408, with the headers
-/// every response carries, and is counted. (A body
-/// that never finishes arriving keeps the handler waiting, as a slow client would.) The
-/// shorter `http.header_timeout_secs` is over once the head has arrived: it does not cut
-/// the request off.
+/// every response carries, and is counted. (A body that never finishes arriving keeps the
+/// handler waiting, as a slow client would.) The shorter `http.header_timeout_secs` is over
+/// once the head has arrived: it does not cut the request off.
 #[tokio::test]
 async fn a_request_unanswered_in_time_gets_408() {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
