@@ -71,6 +71,7 @@ pub struct Metrics {
     pub security_events: Family<EventLabels, Counter>,
     pub backchannel: Family<OutcomeLabels, Counter>,
     pub database_unavailable: Counter,
+    pub connections_timed_out: Counter,
     started: i64,
 }
 
@@ -146,6 +147,12 @@ impl Metrics {
             "Requests answered 503 because the database could not be reached",
             database_unavailable.clone(),
         );
+        let connections_timed_out = Counter::<u64, AtomicU64>::default();
+        registry.register(
+            "http_connections_timed_out",
+            "Connections closed for not sending a whole request head within http.header_timeout_secs (slow or silent clients, idle keep-alive)",
+            connections_timed_out.clone(),
+        );
         Self {
             registry,
             requests,
@@ -158,6 +165,7 @@ impl Metrics {
             security_events,
             backchannel,
             database_unavailable,
+            connections_timed_out,
             started: chrono::Utc::now().timestamp(),
         }
     }

@@ -165,8 +165,11 @@ impl Application {
             0 => None,
             secs => Some(Duration::from_secs(secs)),
         };
-        let served =
-            crate::web::serve::serve(self.listener, self.router, header_timeout, shutdown).await;
+        let limits = crate::web::serve::Limits {
+            header_timeout,
+            timed_out: self.state.metrics.connections_timed_out.clone(),
+        };
+        let served = crate::web::serve::serve(self.listener, self.router, limits, shutdown).await;
         jobs.abort();
         logouts.abort();
         served
