@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # The benchmark: ally-idp (release build, provisioned through its CLI only) and, unless
 # --ally-only, node-oidc-provider (from npm, configured alike) on this machine, each under the
-# same closed-loop load from bench/loadgen; prints each table and the ratios.
+# same closed-loop load from bench/loadgen; prints each table and the ratios. Also, unless
+# --ally-only, axum alone answering ally-idp's discovery and JWKS documents
+# (bench/axum_ceiling.rs): what no axum server can exceed on this machine.
 #
 #   bench/run.sh [--ally-only] [--postgres URL] [--duration SECS] [--connections N]
 #
@@ -77,9 +79,26 @@ echo "== ally-idp $(git -C "$root" rev-parse --short HEAD) on $([ -n "$db_url" ]
 BENCH_SERVICE_SECRET="$svc_secret" BENCH_WEB_SECRET="$web_secret" BENCH_PASSWORD="$password" \
   "$loadgen" --target "127.0.0.1:$port" --server-pid "$ally_pid" --json \
   --duration "$duration" --connections "$connections" | tee "$work/ally.out" | grep -v '^{'
+# The same two documents, for the ceiling below.
+curl -fsS -o "$work/discovery.json" "http://127.0.0.1:$port/.well-known/openid-configuration"
+curl -fsS -o "$work/jwks.json" "http://127.0.0.1:$port/jwks"
 kill "$ally_pid"; wait "$ally_pid" 2>/dev/null || true
 
 [ "$ally_only" = 1 ] && exit 0
+
+# --- the ceiling: axum alone, answering the same bytes ------------------------------------------
+cargo build --release --manifest-path "$root/Cargo.toml" --example axum-ceiling -q
+cport="$(free_port)"
+"$root/target/release/examples/axum-ceiling" "127.0.0.1:$cport" "$work/discovery.json" "$work/jwks.json" &
+ceiling_pid=$!
+pids+=("$ceiling_pid")
+wait_for "http://127.0.0.1:$cport/jwks"
+echo
+echo "== axum alone (bench/axum_ceiling.rs): the same two documents, no other work per request"
+"$loadgen" --target "127.0.0.1:$cport" --server-pid "$ceiling_pid" --json \
+  --duration "$duration" --connections "$connections" \
+  --scenario discovery,jwks | tee "$work/ceiling.out" | grep -v '^{'
+kill "$ceiling_pid"; wait "$ceiling_pid" 2>/dev/null || true
 
 # --- node-oidc-provider -----------------------------------------------------------------------
 cp "$here/node-oidc-provider/package.json" "$here/node-oidc-provider/server.mjs" "$work/"
@@ -102,7 +121,7 @@ kill "$node_pid"; wait "$node_pid" 2>/dev/null || true
 
 echo
 echo "== ratios (ally-idp / node-oidc-provider, same run)"
-python3 - "$work/ally.out" "$work/node.out" <<'PY'
+python3 - "$work/ally.out" "$work/node.out" "$work/ceiling.out" <<'PY'
 import json, sys
 def load(p):
     rows, extra = {}, {}
@@ -112,11 +131,12 @@ def load(p):
             if "scenario" in v: rows[v["scenario"]] = v
             else: extra.update(v)
     return rows, extra
-a, ax = load(sys.argv[1]); n, nx = load(sys.argv[2])
-print(f"{'scenario':<20} {'ally ops/s':>11} {'node ops/s':>11} {'ratio':>7} {'ally p99':>9} {'node p99':>9}")
+a, ax = load(sys.argv[1]); n, nx = load(sys.argv[2]); c, _ = load(sys.argv[3])
+print(f"{'scenario':<20} {'ally ops/s':>11} {'node ops/s':>11} {'ratio':>7} {'ally p99':>9} {'node p99':>9} {'axum alone':>11}")
 for s in ["discovery", "jwks", "client_credentials"]:
     if s in a and s in n and n[s]["ops_per_sec"] > 0:
-        print(f"{s:<20} {a[s]['ops_per_sec']:>11.0f} {n[s]['ops_per_sec']:>11.0f} {a[s]['ops_per_sec']/n[s]['ops_per_sec']:>6.1f}x {a[s]['p99_ms']:>8.2f}ms {n[s]['p99_ms']:>8.2f}ms")
+        alone = f"{c[s]['ops_per_sec']:>9.0f} {c[s]['ops_per_sec']/n[s]['ops_per_sec']:>5.1f}x" if s in c else ""
+        print(f"{s:<20} {a[s]['ops_per_sec']:>11.0f} {n[s]['ops_per_sec']:>11.0f} {a[s]['ops_per_sec']/n[s]['ops_per_sec']:>6.1f}x {a[s]['p99_ms']:>8.2f}ms {n[s]['p99_ms']:>8.2f}ms {alone}")
 for k, label in [("idle_rss_mib", "idle RSS"), ("peak_rss_mib_total", "peak RSS")]:
     if k in ax and k in nx:
         print(f"{label:<20} {ax[k]:>9.1f}Mi {nx[k]:>9.1f}Mi {ax[k]/nx[k]:>6.2f}x")
