@@ -3,7 +3,7 @@
 # --ally-only, node-oidc-provider (from npm, configured alike) on this machine, each under the
 # same closed-loop load from bench/loadgen; prints each table and the ratios. Also, unless
 # --ally-only, axum alone answering ally-idp's discovery and JWKS documents
-# (bench/axum_ceiling.rs): what no axum server can exceed on this machine.
+# (bench/axum-ceiling): what no axum server can exceed on this machine.
 #
 #   bench/run.sh [--ally-only] [--postgres URL] [--duration SECS] [--connections N]
 #
@@ -87,14 +87,14 @@ kill "$ally_pid"; wait "$ally_pid" 2>/dev/null || true
 [ "$ally_only" = 1 ] && exit 0
 
 # --- the ceiling: axum alone, answering the same bytes ------------------------------------------
-cargo build --release --manifest-path "$root/Cargo.toml" --example axum-ceiling -q
+cargo build --release --manifest-path "$root/Cargo.toml" -p axum-ceiling -q
 cport="$(free_port)"
-"$root/target/release/examples/axum-ceiling" "127.0.0.1:$cport" "$work/discovery.json" "$work/jwks.json" &
+"$root/target/release/axum-ceiling" "127.0.0.1:$cport" "$work/discovery.json" "$work/jwks.json" &
 ceiling_pid=$!
 pids+=("$ceiling_pid")
 wait_for "http://127.0.0.1:$cport/jwks"
 echo
-echo "== axum alone (bench/axum_ceiling.rs): the same two documents, no other work per request"
+echo "== axum alone (bench/axum-ceiling): the same two documents, no other work per request"
 "$loadgen" --target "127.0.0.1:$cport" --server-pid "$ceiling_pid" --json \
   --duration "$duration" --connections "$connections" \
   --scenario discovery,jwks | tee "$work/ceiling.out" | grep -v '^{'

@@ -4,7 +4,7 @@
 //! limits. `bench/run.sh` puts the same load on it, which gives ally-idp's own per-request
 //! work a measured price, and shows what no server built on axum and hyper can exceed here.
 //!
-//!   cargo run --release --example axum-ceiling -- ADDR DISCOVERY_FILE JWKS_FILE
+//!   cargo run --release -p axum-ceiling -- ADDR DISCOVERY_FILE JWKS_FILE
 
 use axum::{Router, http::header, routing::get};
 use bytes::Bytes;
