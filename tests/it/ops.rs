@@ -325,12 +325,12 @@ async fn a_request_head_not_received_in_time_closes_the_connection() {
     let mut slow = trickle.await.unwrap();
     let sent = read_until_closed(&mut slow).await;
     assert_eq!(sent, "", "closed without an answer");
-    // The server itself serves on, and counted both (no other connection has been open
-    // long enough: the test's HTTP client makes its first one here).
+    // The server itself serves on, and counted both. (At least both: the connection the
+    // test's HTTP client opens here would count too on a machine that stalled it for 1 s.)
     let r = app.http.get(app.url("/healthz")).send().await.unwrap();
     assert_eq!(r.status(), StatusCode::OK);
-    let timed_out = "ally_http_connections_timed_out_total";
-    assert_eq!(series(&scrape(&app).await, timed_out), 2.0);
+    let timed_out = series(&scrape(&app).await, "ally_http_connections_timed_out_total");
+    assert!(timed_out >= 2.0, "{timed_out}");
 }
 
 /// A kept-alive connection is served as long as its requests keep coming within
