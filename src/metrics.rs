@@ -150,7 +150,7 @@ impl Metrics {
         let connections_timed_out = Counter::<u64, AtomicU64>::default();
         registry.register(
             "http_connections_timed_out",
-            "Connections closed for not sending a whole request head within http.header_timeout_secs (slow or silent clients, idle keep-alive)",
+            "Connections closed for going http.header_timeout_secs without a whole request head to answer (slow or silent clients, idle keep-alive, answers left unread)",
             connections_timed_out.clone(),
         );
         Self {
