@@ -169,7 +169,9 @@ impl Application {
             header_timeout,
             timed_out: self.state.metrics.connections_timed_out.clone(),
         };
-        let served = crate::web::serve::serve(self.listener, self.router, limits, shutdown).await;
+        let documents = Arc::new(crate::web::documents::Documents::new(&self.state));
+        let served =
+            crate::web::serve::serve(self.listener, documents, self.router, limits, shutdown).await;
         jobs.abort();
         logouts.abort();
         served

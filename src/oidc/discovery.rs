@@ -54,7 +54,8 @@ pub fn document(issuer: &Issuer) -> Bytes {
     Bytes::from(doc.to_string())
 }
 
-fn public_json(body: Bytes) -> Response {
+/// The metadata documents' response (before the envelope's headers): public and cacheable.
+pub fn discovery_response(body: Bytes) -> Response {
     (
         [
             (
@@ -71,15 +72,22 @@ fn public_json(body: Bytes) -> Response {
         .into_response()
 }
 
-pub async fn discovery_get(State(state): State<AppState>) -> Response {
-    public_json(state.discovery.clone())
-}
-
-pub async fn jwks_get(State(state): State<AppState>) -> Response {
-    let mut r = public_json(state.keyring.ring().jwks());
+/// The JWKS response (RFC 7517 §8.5.1 media type), cacheable like the metadata.
+pub fn jwks_response(body: Bytes) -> Response {
+    let mut r = discovery_response(body);
     r.headers_mut().insert(
         header::CONTENT_TYPE,
         HeaderValue::from_static("application/jwk-set+json"),
     );
     r
+}
+
+// Requests for these reach the handlers only when `web::documents` leaves them to the router
+// (a HEAD, say).
+pub async fn discovery_get(State(state): State<AppState>) -> Response {
+    discovery_response(state.discovery.clone())
+}
+
+pub async fn jwks_get(State(state): State<AppState>) -> Response {
+    jwks_response(state.keyring.ring().jwks())
 }

@@ -5,6 +5,7 @@ pub mod assets;
 pub mod context;
 pub mod cookies;
 pub mod csrf;
+pub mod documents;
 pub mod envelope;
 pub mod form;
 pub mod headers;

@@ -14,6 +14,8 @@
 //! discovery and JWKS endpoints that was about 4% of the throughput (interleaved runs,
 //! README, Benchmarks). The watchdog keeps one timer per connection and looks at it once per
 //! period: a request only stamps when it was answered.
+//!
+//! The public documents (`web::documents`) are answered here, before the router.
 
 use std::{
     future::Future,
@@ -29,12 +31,16 @@ use axum::{
     Router,
     body::Body,
     extract::{ConnectInfo, Request},
+    response::Response,
 };
+use futures_util::future::Either;
 use hyper::{body::Incoming, server::conn::http1};
 use hyper_util::{rt::TokioIo, server::graceful::GracefulShutdown, service::TowerToHyperService};
 use prometheus_client::metrics::counter::Counter;
 use tokio::{net::TcpListener, time::Instant};
 use tower::ServiceExt as _;
+
+use crate::web::documents::Documents;
 
 /// What `serve` allows a connection.
 pub struct Limits {
@@ -44,11 +50,12 @@ pub struct Limits {
     pub timed_out: Counter,
 }
 
-/// Serves `router` on `listener` until `shutdown` completes; then stops accepting, lets
-/// every connection finish the request it is answering (idle ones close at once), and
-/// returns once all are closed.
+/// Serves `documents` and `router` on `listener` until `shutdown` completes; then stops
+/// accepting, lets every connection finish the request it is answering (idle ones close at
+/// once), and returns once all are closed.
 pub async fn serve(
     listener: TcpListener,
+    documents: Arc<Documents>,
     router: Router,
     limits: Limits,
     shutdown: impl Future<Output = ()>,
@@ -91,7 +98,12 @@ pub async fn serve(
                 ended.request_answered();
                 resp
             });
-        let conn = http.serve_connection(TokioIo::new(tcp), TowerToHyperService::new(service));
+        let front = Front {
+            documents: documents.clone(),
+            activity: activity.clone(),
+            routed: TowerToHyperService::new(service),
+        };
+        let conn = http.serve_connection(TokioIo::new(tcp), front);
         let conn = connections.watch(conn);
         let timed_out = timed_out.clone();
         tokio::spawn(async move {
@@ -113,6 +125,32 @@ pub async fn serve(
     drop(listener);
     connections.shutdown().await;
     Ok(())
+}
+
+/// A connection's service: the public documents, else the router.
+struct Front<S> {
+    documents: Arc<Documents>,
+    activity: Arc<Activity>,
+    routed: S,
+}
+
+impl<S> hyper::service::Service<Request<Incoming>> for Front<S>
+where
+    S: hyper::service::Service<Request<Incoming>, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = Either<std::future::Ready<Result<Response, S::Error>>, S::Future>;
+
+    fn call(&self, req: Request<Incoming>) -> Self::Future {
+        match self.documents.answer(&req) {
+            Some(resp) => {
+                self.activity.mark_idle();
+                Either::Left(std::future::ready(Ok(resp)))
+            }
+            None => Either::Right(self.routed.call(req)),
+        }
+    }
 }
 
 /// What the watchdog knows of a connection: whether a request is being answered, and when
@@ -140,9 +178,14 @@ impl Activity {
     /// Called when the response is handed to hyper. A request abandoned before that (its
     /// client gone) never gets here, but then hyper ends the connection itself.
     fn request_answered(&self) {
+        self.mark_idle();
+        self.answering.fetch_sub(1, Ordering::AcqRel);
+    }
+
+    /// Nothing to answer from now on (also for a request answered as it arrived).
+    fn mark_idle(&self) {
         let now = u64::try_from(self.opened.elapsed().as_millis()).unwrap_or(u64::MAX);
         self.idle_since_ms.store(now, Ordering::Release);
-        self.answering.fetch_sub(1, Ordering::AcqRel);
     }
 
     /// When the watchdog must look again, or None when the connection has gone `limit`

@@ -186,3 +186,77 @@ async fn browser_applications_may_call_the_protocol_endpoints_cross_origin() {
             .is_none()
     );
 }
+
+/// A response's headers without the two that differ by request (`date`, `x-request-id`).
+fn stable_headers(r: &reqwest::Response) -> std::collections::BTreeMap<String, Vec<String>> {
+    let mut out = std::collections::BTreeMap::<String, Vec<String>>::new();
+    for (k, v) in r.headers() {
+        if k != header::DATE && k != "x-request-id" {
+            out.entry(k.to_string())
+                .or_default()
+                .push(v.to_str().unwrap().to_owned());
+        }
+    }
+    out
+}
+
+/// `web::documents` answers a plain GET of these before the router; a GET with a body still
+/// goes through the router (and the envelope). Both must answer alike, header for header.
+#[tokio::test]
+async fn the_documents_answer_alike_before_and_through_the_router() {
+    let app = TestApp::spawn().await;
+    for path in [
+        "/jwks",
+        "/.well-known/openid-configuration",
+        "/.well-known/oauth-authorization-server",
+    ] {
+        let early = app.http.get(app.url(path)).send().await.unwrap();
+        let routed = app.http.get(app.url(path)).body("x").send().await.unwrap();
+        assert_eq!(early.status(), StatusCode::OK, "{path}");
+        assert_eq!(routed.status(), StatusCode::OK, "{path}");
+        assert_eq!(stable_headers(&early), stable_headers(&routed), "{path}");
+        let (a, b) = (
+            &early.headers()["x-request-id"],
+            &routed.headers()["x-request-id"],
+        );
+        assert_eq!(a.len(), 12);
+        assert_ne!(a, b, "a fresh request id each");
+        assert_eq!(
+            early.bytes().await.unwrap(),
+            routed.bytes().await.unwrap(),
+            "{path}"
+        );
+    }
+    // HEAD is the router's too: the same headers, no body.
+    let r = app.http.head(app.url("/jwks")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(
+        r.headers()[header::CONTENT_TYPE],
+        "application/jwk-set+json"
+    );
+}
+
+/// The envelope's limits hold for the documents too: an oversized header section is 431 and
+/// an oversized body 413, as on every other route.
+#[tokio::test]
+async fn the_documents_keep_the_header_and_body_limits() {
+    let app = TestApp::spawn().await;
+    let http = &app.state.config.http;
+    let r = app
+        .http
+        .get(app.url("/jwks"))
+        .header("x-big", "a".repeat(http.max_header_bytes))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE);
+    assert_eq!(r.headers()[header::X_FRAME_OPTIONS], "DENY");
+    let r = app
+        .http
+        .get(app.url("/.well-known/openid-configuration"))
+        .body("a".repeat(http.max_body_bytes + 1))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+}

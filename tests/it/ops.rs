@@ -92,6 +92,13 @@ async fn metrics_count_requests_tokens_sign_ins_and_lockouts() {
     let failed = r#"ally_sign_ins_total{outcome="failed"}"#;
     let succeeded = r#"ally_sign_ins_total{outcome="succeeded"}"#;
     let lockouts = "ally_lockouts_total";
+    // Answered before the router (`web::documents`), counted in the same series.
+    let jwks_200 = r#"ally_http_requests_total{method="GET",route="/jwks",status="200"}"#;
+    let jwks_timed = r#"ally_http_request_duration_seconds_count{method="GET",route="/jwks"}"#;
+    for _ in 0..2 {
+        let r = app.http.get(app.url("/jwks")).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::OK);
+    }
 
     for _ in 0..3 {
         let r = app
@@ -130,6 +137,8 @@ async fn metrics_count_requests_tokens_sign_ins_and_lockouts() {
     assert_eq!(delta(succeeded), 1.0);
     assert_eq!(delta(failed), f64::from(max));
     assert_eq!(delta(lockouts), 1.0);
+    assert_eq!(delta(jwks_200), 2.0);
+    assert_eq!(delta(jwks_timed), 2.0);
     // Latency histograms by route pattern (never the raw path).
     assert!(after.contains(
         r#"ally_http_request_duration_seconds_bucket{le="+Inf",method="POST",route="/token"}"#
