@@ -1,4 +1,6 @@
-//! What every request passes through on its way in and out, in order:
+//! What every routed request passes through on its way in and out, in order (a plain `GET`
+//! of the discovery documents or the JWKS is answered before the router, by
+//! `web::documents`, with the same headers and metrics):
 //!
 //! 1. a request id, echoed as `x-request-id`, shown on error pages, and carried by every log
 //!    line of the request (a `request` span);
