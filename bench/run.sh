@@ -140,4 +140,6 @@ for s in ["discovery", "jwks", "client_credentials"]:
 for k, label in [("idle_rss_mib", "idle RSS"), ("peak_rss_mib_total", "peak RSS")]:
     if k in ax and k in nx:
         print(f"{label:<20} {ax[k]:>9.1f}Mi {nx[k]:>9.1f}Mi {ax[k]/nx[k]:>6.2f}x")
+if "sign_in_share_of_raw" in ax:
+    print(f"password sign-in: {ax['sign_in_share_of_raw']*100:.1f}% of raw Argon2id measured just before and after it ({ax['raw_around_sign_in']:.0f}/s)")
 PY
