@@ -54,6 +54,21 @@ pub struct EventLabels {
     pub event: &'static str,
 }
 
+/// The two series a finished request counts in: `http_requests_total` for its status and
+/// `http_request_duration_seconds` for its route.
+pub struct RouteSeries {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl RouteSeries {
+    /// Counts one request answered in `secs`.
+    pub fn observe(&self, secs: f64) {
+        self.duration.observe(secs);
+        self.requests.inc();
+    }
+}
+
 fn latency_histogram() -> Histogram {
     // 0.25 ms .. ~4 s: token requests live at the bottom, argon2-bound sign-ins near 20 ms.
     Histogram::new(exponential_buckets(0.000_25, 2.0, 15))
@@ -167,6 +182,27 @@ impl Metrics {
             database_unavailable,
             connections_timed_out,
             started: chrono::Utc::now().timestamp(),
+        }
+    }
+
+    /// The series a request to `route` (a route pattern) answered with `status` counts in.
+    pub fn route_series(&self, method: &'static str, route: &str, status: u16) -> RouteSeries {
+        RouteSeries {
+            requests: self
+                .requests
+                .get_or_create(&RouteStatusLabels {
+                    method,
+                    route: route.to_owned(),
+                    status,
+                })
+                .clone(),
+            duration: self
+                .request_duration
+                .get_or_create(&RouteLabels {
+                    method,
+                    route: route.to_owned(),
+                })
+                .clone(),
         }
     }
 

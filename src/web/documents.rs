@@ -23,11 +23,10 @@ use axum::{
     http::{HeaderMap, HeaderValue, Method, Request, Response, StatusCode},
 };
 use bytes::Bytes;
-use prometheus_client::metrics::{counter::Counter, histogram::Histogram};
 
 use crate::{
     crypto::keyring::LiveKeys,
-    metrics::{Metrics, RouteLabels, RouteStatusLabels},
+    metrics::{Metrics, RouteSeries},
     oidc::{cors, discovery, endpoints},
     state::AppState,
     web::{headers, telemetry},
@@ -43,13 +42,11 @@ pub struct Documents {
     jwks: Answer,
 }
 
-/// One route's finished headers and its series in `ally_http_requests_total` (status 200)
-/// and `ally_http_request_duration_seconds`.
+/// One route's finished headers and the series its 200s count in.
 struct Answer {
     route: &'static str,
     headers: HeaderMap,
-    requests: Counter,
-    duration: Histogram,
+    series: RouteSeries,
 }
 
 impl Documents {
@@ -105,8 +102,7 @@ impl Documents {
         }
         let secs = started.elapsed().as_secs_f64();
         tracing::debug!(request_id = %id, method = "GET", route = answer.route, status = 200, secs, "request finished");
-        answer.duration.observe(secs);
-        answer.requests.inc();
+        answer.series.observe(secs);
         Some(resp)
     }
 }
@@ -122,21 +118,7 @@ impl Answer {
         Self {
             route,
             headers,
-            requests: m
-                .requests
-                .get_or_create(&RouteStatusLabels {
-                    method: "GET",
-                    route: route.to_owned(),
-                    status: 200,
-                })
-                .clone(),
-            duration: m
-                .request_duration
-                .get_or_create(&RouteLabels {
-                    method: "GET",
-                    route: route.to_owned(),
-                })
-                .clone(),
+            series: m.route_series("GET", route, StatusCode::OK.as_u16()),
         }
     }
 }

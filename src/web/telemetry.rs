@@ -11,10 +11,7 @@ use axum::{
 use secrecy::ExposeSecret;
 use subtle::ConstantTimeEq;
 
-use crate::{
-    metrics::{self, RouteLabels, RouteStatusLabels},
-    state::AppState,
-};
+use crate::{metrics, state::AppState};
 
 pub const METRICS: &str = "/metrics";
 
@@ -79,19 +76,7 @@ pub fn record(
     // Inside the request span, so the line carries the request id (an access log at debug
     // level: at tens of thousands of requests a second it is off by default).
     tracing::debug!(method, route, status, secs = elapsed, "request finished");
-    m.request_duration
-        .get_or_create(&RouteLabels {
-            method,
-            route: route.to_owned(),
-        })
-        .observe(elapsed);
-    m.requests
-        .get_or_create(&RouteStatusLabels {
-            method,
-            route: route.to_owned(),
-            status,
-        })
-        .inc();
+    m.route_series(method, route, status).observe(elapsed);
 }
 
 /// Methods outside the known set share one label, so a client inventing methods cannot
