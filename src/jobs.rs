@@ -63,13 +63,11 @@ async fn periodic(state: AppState) {
                 if let Err(e) = end_expired_sessions(&state).await {
                     tracing::warn!(error = %e, "ending expired sessions failed; will retry");
                 }
-                // Finished deliveries are kept a week for support questions ("was the app told?").
-                let week_ago = state.clock.now() - chrono::Duration::days(7);
-                if let Err(e) = crate::store::logout::purge_finished(&state.db, week_ago).await {
-                    tracing::warn!(error = %e, "purging logout deliveries failed; will retry");
-                }
-                if let Err(e) = crate::store::passkeys::purge_ceremonies(&state.db, state.clock.now()).await {
-                    tracing::warn!(error = %e, "purging passkey ceremonies failed; will retry");
+                // After the sessions that ran out are ended (and their applications told).
+                match crate::retention::remove_expired(&state).await {
+                    Ok(r) if r.total() > 0 => tracing::info!(removed = ?r.rows, "expired records removed"),
+                    Ok(_) => {}
+                    Err(e) => tracing::warn!(error = %e, "removing expired records failed; will retry"),
                 }
             }
             _ = keys.tick() => {

@@ -50,6 +50,11 @@ pub struct OutcomeLabels {
 }
 
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub struct KindLabels {
+    pub kind: &'static str,
+}
+
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub struct EventLabels {
     pub event: &'static str,
 }
@@ -85,6 +90,7 @@ pub struct Metrics {
     pub lockouts: Counter,
     pub security_events: Family<EventLabels, Counter>,
     pub backchannel: Family<OutcomeLabels, Counter>,
+    pub expired_removed: Family<KindLabels, Counter>,
     pub database_unavailable: Counter,
     pub connections_timed_out: Counter,
     started: i64,
@@ -156,6 +162,12 @@ impl Metrics {
             "Back-channel logout attempts: delivered, retry (failed, will try again), given_up",
             backchannel.clone(),
         );
+        let expired_removed = Family::<KindLabels, Counter>::default();
+        registry.register(
+            "expired_removed",
+            "Expired records removed by the periodic pass (`retention`), by table",
+            expired_removed.clone(),
+        );
         let database_unavailable = Counter::<u64, AtomicU64>::default();
         registry.register(
             "database_unavailable",
@@ -179,6 +191,7 @@ impl Metrics {
             lockouts,
             security_events,
             backchannel,
+            expired_removed,
             database_unavailable,
             connections_timed_out,
             started: chrono::Utc::now().timestamp(),
@@ -323,6 +336,14 @@ impl Metrics {
         }
         if event == E::AccountLocked {
             self.lockouts.inc();
+        }
+    }
+
+    pub fn count_expired_removed(&self, kind: &'static str, n: u64) {
+        if n > 0 {
+            self.expired_removed
+                .get_or_create(&KindLabels { kind })
+                .inc_by(n);
         }
     }
 

@@ -15,6 +15,7 @@ mod m20261122_000009_passkeys;
 mod m20261122_000010_account_protection;
 mod m20261123_000011_logout;
 mod m20261123_000012_key_rotation;
+mod m20261207_000013_expiry;
 
 pub struct Migrator;
 
@@ -34,6 +35,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261122_000010_account_protection::Migration),
             Box::new(m20261123_000011_logout::Migration),
             Box::new(m20261123_000012_key_rotation::Migration),
+            Box::new(m20261207_000013_expiry::Migration),
         ]
     }
 }

@@ -15,6 +15,7 @@ pub mod codes;
 pub mod consents;
 pub mod customers;
 pub mod db;
+pub mod expired;
 pub mod helpdesk;
 pub mod keys;
 pub mod logout;

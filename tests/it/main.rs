@@ -30,6 +30,7 @@ mod protection;
 mod questions;
 mod recovery;
 mod register;
+mod retention;
 mod rp_flow;
 mod scale_out;
 mod sso;
