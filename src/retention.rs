@@ -45,8 +45,12 @@ pub fn cutoff(kind: Kind, config: &Config, now: DateTime<Utc>) -> DateTime<Utc> 
     match kind {
         Kind::AuthorizationCodes => now - CODE_REPLAY_WINDOW,
         // A used refresh token is kept until it would have expired: presented again before
-        // that, it is a replay and revokes its family (RFC 9700 §4.14.2).
-        Kind::RefreshTokens
+        // that, it is a replay and revokes its family (RFC 9700 §4.14.2). Its family ends
+        // when its current token goes (`store::expired`), so that token is also kept until
+        // the access token issued with it has expired (an access token names its family and
+        // is refused once the family is gone, `oidc::bearer`).
+        Kind::RefreshTokens => now - GRACE - secs(config.tokens.access_token_ttl_secs),
+        Kind::Families
         | Kind::DeniedAccessTokens
         | Kind::AuthorizationRequests
         | Kind::SignInStates
@@ -68,13 +72,6 @@ pub fn cutoff(kind: Kind, config: &Config, now: DateTime<Utc>) -> DateTime<Utc> 
             now - longest - GRACE
         }
     }
-}
-
-/// A token family is removed once no refresh token of it is left and it is older
-/// than any access token it issued can be valid (an access token names its family and is
-/// refused once the family is gone, `oidc::bearer`).
-pub fn families_created_before(config: &Config, now: DateTime<Utc>) -> DateTime<Utc> {
-    now - Duration::seconds(config.tokens.access_token_ttl_secs) - GRACE
 }
 
 /// Rows removed by one pass, per kind (and `token_family` for the families emptied).
@@ -104,7 +101,6 @@ impl Removed {
 pub async fn remove_expired(state: &AppState) -> Result<Removed, DbErr> {
     let now = state.clock.now();
     let deadline = tokio::time::Instant::now() + PASS_BUDGET;
-    let families_before = families_created_before(&state.config, now);
     let mut removed = Removed::default();
     let mut pending: Vec<Kind> = Kind::ALL.to_vec();
     while !pending.is_empty() && tokio::time::Instant::now() < deadline {
@@ -113,12 +109,7 @@ pub async fn remove_expired(state: &AppState) -> Result<Removed, DbErr> {
             let txn = state.begin_write().await?;
             let chunk =
                 store::expired::delete_chunk(&txn, kind, cutoff(kind, &state.config, now)).await?;
-            let families = store::expired::delete_families_without_tokens(
-                &txn,
-                &chunk.families,
-                families_before,
-            )
-            .await?;
+            let families = store::expired::delete_families(&txn, &chunk.ended_families).await?;
             txn.commit().await?;
             for (name, n) in [(kind.name(), chunk.rows), ("token_family", families)] {
                 removed.add(name, n);
@@ -189,11 +180,11 @@ mod tests {
     }
 
     #[test]
-    fn a_family_outlives_its_access_tokens() {
+    fn a_current_refresh_token_outlives_the_access_token_issued_with_it() {
         let mut c = config();
         c.tokens.access_token_ttl_secs = 600;
         assert_eq!(
-            families_created_before(&c, at()),
+            cutoff(Kind::RefreshTokens, &c, at()),
             at() - Duration::seconds(600) - GRACE
         );
     }

@@ -11,8 +11,7 @@ use entity::{
 };
 use sea_orm::{
     ColumnTrait, ConnectionTrait, DbErr, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    QueryTrait,
-    sea_query::{Expr, ExprTrait, Query},
+    QueryTrait, sea_query::Query,
 };
 
 /// The most rows one statement deletes. A chunk of refresh tokens (a row and three index
@@ -25,6 +24,8 @@ pub const CHUNK: u64 = 500;
 pub enum Kind {
     AuthorizationCodes,
     RefreshTokens,
+    /// Families issued without refresh tokens, which record when they end.
+    Families,
     DeniedAccessTokens,
     AuthorizationRequests,
     SignInStates,
@@ -36,9 +37,10 @@ pub enum Kind {
 }
 
 impl Kind {
-    pub const ALL: [Kind; 10] = [
+    pub const ALL: [Kind; 11] = [
         Kind::AuthorizationCodes,
         Kind::RefreshTokens,
+        Kind::Families,
         Kind::DeniedAccessTokens,
         Kind::AuthorizationRequests,
         Kind::SignInStates,
@@ -54,6 +56,7 @@ impl Kind {
         match self {
             Kind::AuthorizationCodes => "authorization_code",
             Kind::RefreshTokens => "refresh_token",
+            Kind::Families => "token_family",
             Kind::DeniedAccessTokens => "revoked_access_token",
             Kind::AuthorizationRequests => "authorization_request",
             Kind::SignInStates => "sign_in_state",
@@ -66,12 +69,12 @@ impl Kind {
     }
 }
 
-/// What one chunk removed: how many rows, and the token families they belonged to (codes
-/// and refresh tokens), which may now be empty (`delete_families_without_tokens`).
+/// What one chunk removed: how many rows, and (for refresh tokens) the families whose
+/// current token was among them, which are over (`delete_families`).
 #[derive(Debug, Default)]
 pub struct Chunk {
     pub rows: u64,
-    pub families: Vec<String>,
+    pub ended_families: Vec<String>,
 }
 
 /// Deletes up to `CHUNK` rows of `kind` whose time column is before `before`, oldest first.
@@ -87,17 +90,16 @@ pub async fn delete_chunk(
                 authorization_code::Column::CodeHash,
                 authorization_code::Column::ExpiresAt,
                 before,
-                Some(authorization_code::Column::FamilyId),
             )
             .await
         }
-        Kind::RefreshTokens => {
-            oldest::<refresh_token::Entity>(
+        Kind::RefreshTokens => refresh_tokens(c, before).await,
+        Kind::Families => {
+            oldest::<token_family::Entity>(
                 c,
-                refresh_token::Column::TokenHash,
-                refresh_token::Column::ExpiresAt,
+                token_family::Column::Id,
+                token_family::Column::ExpiresAt,
                 before,
-                Some(refresh_token::Column::FamilyId),
             )
             .await
         }
@@ -107,7 +109,6 @@ pub async fn delete_chunk(
                 revoked_access_token::Column::Jti,
                 revoked_access_token::Column::ExpiresAt,
                 before,
-                None,
             )
             .await
         }
@@ -117,7 +118,6 @@ pub async fn delete_chunk(
                 authorization_request::Column::Id,
                 authorization_request::Column::ExpiresAt,
                 before,
-                None,
             )
             .await
         }
@@ -127,7 +127,6 @@ pub async fn delete_chunk(
                 sign_in_state::Column::Id,
                 sign_in_state::Column::ExpiresAt,
                 before,
-                None,
             )
             .await
         }
@@ -137,7 +136,6 @@ pub async fn delete_chunk(
                 password_reset::Column::Id,
                 password_reset::Column::ExpiresAt,
                 before,
-                None,
             )
             .await
         }
@@ -147,7 +145,6 @@ pub async fn delete_chunk(
                 helpdesk_verification::Column::Id,
                 helpdesk_verification::Column::ExpiresAt,
                 before,
-                None,
             )
             .await
         }
@@ -158,7 +155,6 @@ pub async fn delete_chunk(
                 sso_session::Column::Id,
                 sso_session::Column::EndedAt,
                 before,
-                None,
             )
             .await
         }
@@ -168,7 +164,6 @@ pub async fn delete_chunk(
                 attempt_counter::Column::Key,
                 attempt_counter::Column::WindowStartedAt,
                 before,
-                None,
             )
             .await
         }
@@ -178,7 +173,6 @@ pub async fn delete_chunk(
                 email_outbox::Column::Id,
                 email_outbox::Column::CreatedAt,
                 before,
-                None,
             )
             .await
         }
@@ -186,16 +180,13 @@ pub async fn delete_chunk(
 }
 
 /// `DELETE FROM e WHERE key IN (SELECT key FROM e WHERE time < before ORDER BY time LIMIT
-/// CHUNK)`, returning `family` of each deleted row when asked. The subquery is the portable
-/// form of a bounded delete (SQLite's `DELETE … LIMIT` is a compile-time option, and
-/// PostgreSQL has none).
-async fn oldest<E: EntityTrait>(
-    c: &impl ConnectionTrait,
+/// CHUNK)`: the portable form of a bounded delete (SQLite's `DELETE … LIMIT` is a
+/// compile-time option, and PostgreSQL has none).
+fn oldest_statement<E: EntityTrait>(
     key: E::Column,
     time: E::Column,
     before: DateTime<Utc>,
-    family: Option<E::Column>,
-) -> Result<Chunk, DbErr> {
+) -> sea_orm::sea_query::DeleteStatement {
     let oldest = E::find()
         .select_only()
         .column(key)
@@ -203,57 +194,65 @@ async fn oldest<E: EntityTrait>(
         .order_by_asc(time)
         .limit(CHUNK)
         .into_query();
-    let mut delete = E::delete_many()
+    E::delete_many()
         .filter(key.in_subquery(oldest))
-        .into_query();
-    let backend = c.get_database_backend();
-    let Some(family) = family else {
-        let rows = c.execute_raw(backend.build(&delete)).await?.rows_affected();
-        return Ok(Chunk {
-            rows,
-            families: Vec::new(),
-        });
-    };
-    delete.returning_col(family);
-    let deleted = c.query_all_raw(backend.build(&delete)).await?;
-    let mut families = deleted
-        .iter()
-        .map(|r| r.try_get_by_index::<Option<String>>(0))
-        .collect::<Result<Vec<_>, _>>()?
-        .into_iter()
-        .flatten()
-        .collect::<Vec<_>>();
-    families.sort_unstable();
-    families.dedup();
+        .into_query()
+}
+
+async fn oldest<E: EntityTrait>(
+    c: &impl ConnectionTrait,
+    key: E::Column,
+    time: E::Column,
+    before: DateTime<Utc>,
+) -> Result<Chunk, DbErr> {
+    let delete = oldest_statement::<E>(key, time, before);
+    let rows = c
+        .execute_raw(c.get_database_backend().build(&delete))
+        .await?
+        .rows_affected();
     Ok(Chunk {
-        rows: deleted.len() as u64,
-        families,
+        rows,
+        ended_families: Vec::new(),
     })
 }
 
-/// Deletes those of `ids` that no refresh token refers to any more and that were created
-/// before `created_before` (so no access token they issued is still valid: an access token
-/// names its family, `oidc::bearer`, and one whose family is gone is refused).
-pub async fn delete_families_without_tokens(
-    c: &impl ConnectionTrait,
-    ids: &[String],
-    created_before: DateTime<Utc>,
-) -> Result<u64, DbErr> {
+/// The oldest expired refresh tokens, and the families whose current token (the one not yet
+/// used) was among them. A family has at most one such token, its newest: the exchange
+/// stores the first, and each rotation spends one and stores its successor in one
+/// transaction (`oidc::token::group_commit`). Its older tokens, all used, expired before it.
+async fn refresh_tokens(c: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Chunk, DbErr> {
+    let mut delete = oldest_statement::<refresh_token::Entity>(
+        refresh_token::Column::TokenHash,
+        refresh_token::Column::ExpiresAt,
+        before,
+    );
+    delete.returning(Query::returning().columns([
+        refresh_token::Column::FamilyId,
+        refresh_token::Column::ConsumedAt,
+    ]));
+    let deleted = c
+        .query_all_raw(c.get_database_backend().build(&delete))
+        .await?;
+    let mut ended_families = Vec::new();
+    for row in &deleted {
+        let used: Option<DateTime<Utc>> = row.try_get_by_index(1)?;
+        if used.is_none() {
+            ended_families.push(row.try_get_by_index::<String>(0)?);
+        }
+    }
+    Ok(Chunk {
+        rows: deleted.len() as u64,
+        ended_families,
+    })
+}
+
+/// Deletes the families `ids` (ended: `refresh_tokens`).
+pub async fn delete_families(c: &impl ConnectionTrait, ids: &[String]) -> Result<u64, DbErr> {
     if ids.is_empty() {
         return Ok(0);
     }
-    let tokens_left = Query::select()
-        .expr(Expr::val(1))
-        .from(refresh_token::Entity)
-        .and_where(
-            Expr::col((refresh_token::Entity, refresh_token::Column::FamilyId))
-                .equals((token_family::Entity, token_family::Column::Id)),
-        )
-        .to_owned();
     let r = token_family::Entity::delete_many()
         .filter(token_family::Column::Id.is_in(ids.iter().map(String::as_str)))
-        .filter(token_family::Column::CreatedAt.lt(created_before))
-        .filter(Expr::exists(tokens_left).not())
         .exec(c)
         .await?;
     Ok(r.rows_affected)

@@ -12,8 +12,17 @@ use ally_idp::{access::clients::GrantType, retention::remove_expired};
 const DAY: i64 = 86_400;
 
 async fn tokens_for(app: &TestApp, client_id: &str, secret: &str) -> (String, serde_json::Value) {
+    tokens_with(app, client_id, secret, &[]).await
+}
+
+async fn tokens_with(
+    app: &TestApp,
+    client_id: &str,
+    secret: &str,
+    extra: &[(&str, &str)],
+) -> (String, serde_json::Value) {
     let cb = app
-        .authorize(&authorize_url(app, client_id, &[]), "alice")
+        .authorize(&authorize_url(app, client_id, extra), "alice")
         .await;
     let code = param(&cb, "code").expect("code");
     let r = exchange_code(app, client_id, secret, &code).await;
@@ -121,6 +130,27 @@ async fn codes_refresh_tokens_and_their_family_go_once_expired_and_not_before() 
 }
 
 #[tokio::test]
+async fn a_family_in_use_outlives_its_used_refresh_tokens() {
+    let (app, secret) = setup().await;
+    let scope = [("scope", "openid offline_access")];
+    let (_, first) = tokens_with(&app, "web", &secret, &scope).await;
+    let rt1 = first["refresh_token"].as_str().unwrap();
+    app.advance(10 * DAY);
+    let second = refresh(&app, &secret, rt1).await;
+    assert_eq!(second.status(), StatusCode::OK);
+    let rt2 = second.json::<serde_json::Value>().await.unwrap()["refresh_token"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    // The first token has expired; its successor, the family's current one, has not.
+    app.advance(21 * DAY);
+    let removed = remove_expired(&app.state).await.unwrap();
+    assert_eq!(removed.get("refresh_token"), 1);
+    assert_eq!(removed.get("token_family"), 0);
+    assert_eq!(refresh(&app, &secret, &rt2).await.status(), StatusCode::OK);
+}
+
+#[tokio::test]
 async fn a_used_code_presented_within_a_day_of_its_expiry_still_revokes_what_it_bought() {
     let (app, secret) = setup().await;
     let (code, tokens) = tokens_for(&app, "web", &secret).await;
@@ -138,7 +168,7 @@ async fn a_used_code_presented_within_a_day_of_its_expiry_still_revokes_what_it_
 }
 
 #[tokio::test]
-async fn a_family_without_refresh_tokens_goes_with_its_code() {
+async fn a_family_without_refresh_tokens_goes_once_its_access_token_has_expired() {
     let app = TestApp::spawn().await;
     let secret = app
         .add_client(ClientSpec {
@@ -150,17 +180,17 @@ async fn a_family_without_refresh_tokens_goes_with_its_code() {
     app.add_user("alice").await;
     let (_, tokens) = tokens_for(&app, "web", &secret).await;
     assert!(tokens.get("refresh_token").is_none());
+    let lifetime = tokens["expires_in"].as_i64().unwrap();
+    // Not while its access token could still be in use (and a little after).
+    app.advance(lifetime + 60);
+    assert_eq!(remove_expired(&app.state).await.unwrap().total(), 0);
     assert_eq!(app.count("token_family").await, 1);
-    app.advance(DAY + 3_600);
+    app.advance(3_600);
     let removed = remove_expired(&app.state).await.unwrap();
-    assert_eq!(
-        (
-            removed.get("authorization_code"),
-            removed.get("token_family")
-        ),
-        (1, 1)
-    );
+    assert_eq!(removed.get("token_family"), 1);
     assert_eq!(app.count("token_family").await, 0);
+    // Its code is kept for the replay window.
+    assert_eq!(app.count("authorization_code").await, 1);
 }
 
 #[tokio::test]
@@ -230,4 +260,71 @@ async fn a_backlog_larger_than_a_chunk_goes_in_one_pass() {
             .await
             .unwrap()
     );
+}
+
+/// The upgrade from the schema before removal existed: refresh tokens survive the rebuild of
+/// their table, a family that has none is given its end, one that has some is not; and the
+/// step back restores the old table, rows and all.
+#[tokio::test]
+async fn the_upgrade_keeps_every_token_and_dates_families_without_one() {
+    use migration::{Migrator, MigratorTrait};
+    use sea_orm::{ConnectionTrait, Statement};
+    let dir = tempfile::tempdir().unwrap();
+    let test_db = crate::helpers::TestDb::new(dir.path());
+    let db =
+        ally_idp::store::db::connect(&test_db.url, Some(2), std::time::Duration::from_secs(10))
+            .await
+            .unwrap();
+    Migrator::up(&db, Some(12)).await.unwrap();
+    let t = "'2026-12-01T10:00:00+00:00'";
+    for (family, tokens) in [("with-tokens", 2), ("without", 0)] {
+        db.execute_unprepared(&format!(
+            "INSERT INTO token_family (id, client_id, account_id, session_id, scope, offline, \
+             auth_time, amr, acr, created_at) VALUES ('{family}', 'web', 'a', 's', 'openid', \
+             false, {t}, '[]', '1', {t})"
+        ))
+        .await
+        .unwrap();
+        for i in 0..tokens {
+            db.execute_unprepared(&format!(
+                "INSERT INTO refresh_token (token_hash, family_id, client_id, scope, created_at, \
+                 expires_at) VALUES ('{family}-{i}', '{family}', 'web', 'openid', {t}, {t})"
+            ))
+            .await
+            .unwrap();
+        }
+    }
+    let ended = |db: sea_orm::DatabaseConnection| async move {
+        let rows = db
+            .query_all_raw(Statement::from_string(
+                db.get_database_backend(),
+                "SELECT id FROM token_family WHERE expires_at IS NOT NULL",
+            ))
+            .await
+            .unwrap();
+        rows.iter()
+            .map(|r| r.try_get_by_index::<String>(0).unwrap())
+            .collect::<Vec<_>>()
+    };
+    let tokens = |db: sea_orm::DatabaseConnection| async move {
+        db.query_one_raw(Statement::from_string(
+            db.get_database_backend(),
+            "SELECT COUNT(*) FROM refresh_token",
+        ))
+        .await
+        .unwrap()
+        .unwrap()
+        .try_get_by_index::<i64>(0)
+        .unwrap()
+    };
+
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(tokens(db.clone()).await, 2);
+    assert_eq!(ended(db.clone()).await, vec!["without".to_owned()]);
+
+    Migrator::down(&db, Some(1)).await.unwrap();
+    assert_eq!(tokens(db.clone()).await, 2);
+    Migrator::up(&db, None).await.unwrap();
+    assert_eq!(tokens(db.clone()).await, 2);
+    db.close().await.unwrap();
 }

@@ -91,7 +91,7 @@ pub async fn exchange(
     }
     let facts = facts_for_account(db, state, client, account, &grants, now).await?;
     let granted = Scope::from_stored(&row.scope);
-    let family = entity::token_family::Model {
+    let mut family = entity::token_family::Model {
         id: uuid::Uuid::new_v4().to_string(),
         client_id: client.client_id.clone(),
         account_id: row.account_id.clone(),
@@ -104,6 +104,7 @@ pub async fn exchange(
         created_at: now,
         revoked_at: None,
         revoked_reason: None,
+        expires_at: None,
     };
     let (response, refresh) = mint_for_family(
         state,
@@ -114,6 +115,10 @@ pub async fn exchange(
         &facts,
         now,
     )?;
+    // Without a refresh token the family is over when its access token is (`retention`).
+    if refresh.is_none() {
+        family.expires_at = Some(now + chrono::Duration::seconds(response.expires_in));
+    }
 
     let exchange = super::group_commit::Write::Exchange {
         code_hash: hash,
