@@ -106,6 +106,7 @@ pub async fn remove_expired(state: &AppState) -> Result<Removed, DbErr> {
     while !pending.is_empty() && tokio::time::Instant::now() < deadline {
         let mut still = Vec::with_capacity(pending.len());
         for kind in pending {
+            let started = tokio::time::Instant::now();
             let txn = state.begin_write().await?;
             let chunk =
                 store::expired::delete_chunk(&txn, kind, cutoff(kind, &state.config, now)).await?;
@@ -118,8 +119,10 @@ pub async fn remove_expired(state: &AppState) -> Result<Removed, DbErr> {
             if chunk.rows == store::expired::CHUNK {
                 still.push(kind);
             }
-            // Request writes queued behind this chunk go first.
-            tokio::task::yield_now().await;
+            // The writer is left to requests for as long as this chunk took: however large
+            // the backlog, the pass has at most half of it. (With a bare yield, a backlog of
+            // 300,000 rows held refresh's p99 at 33 ms for the ten seconds of the pass.)
+            tokio::time::sleep(started.elapsed()).await;
         }
         pending = still;
     }
