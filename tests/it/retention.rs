@@ -7,6 +7,7 @@ use reqwest::StatusCode;
 use crate::helpers::{
     ClientSpec, TestApp, assert_oauth_error, authorize_url, browser_for, exchange_code, param,
 };
+use crate::tokens::{introspect, refresh, setup};
 use ally_idp::{access::clients::GrantType, retention::remove_expired};
 
 const DAY: i64 = 86_400;
@@ -30,41 +31,12 @@ async fn tokens_with(
     (code, r.json().await.unwrap())
 }
 
-async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
-    app.post_as(
-        "/token",
-        "web",
-        secret,
-        &[("grant_type", "refresh_token"), ("refresh_token", rt)],
-    )
-    .await
-}
-
-async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
-    let r = app
-        .post_as("/introspect", "web", secret, &[("token", token)])
-        .await;
-    r.json::<serde_json::Value>().await.unwrap()["active"]
-        .as_bool()
-        .unwrap()
-}
-
 async fn counts(app: &TestApp) -> (i64, i64, i64) {
     (
         app.count("authorization_code").await,
         app.count("refresh_token").await,
         app.count("token_family").await,
     )
-}
-
-async fn setup() -> (TestApp, String) {
-    let app = TestApp::spawn().await;
-    let secret = app
-        .add_client(ClientSpec::confidential("web"))
-        .await
-        .unwrap();
-    app.add_user("alice").await;
-    (app, secret)
 }
 
 #[tokio::test]

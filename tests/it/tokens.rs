@@ -16,7 +16,7 @@ async fn code_for(app: &TestApp, client_id: &str) -> String {
     param(&cb, "code").expect("code")
 }
 
-async fn setup() -> (TestApp, String) {
+pub(crate) async fn setup() -> (TestApp, String) {
     let app = TestApp::spawn().await;
     let secret = app
         .add_client(ClientSpec::confidential("web"))
@@ -26,7 +26,7 @@ async fn setup() -> (TestApp, String) {
     (app, secret)
 }
 
-async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
+pub(crate) async fn introspect(app: &TestApp, secret: &str, token: &str) -> bool {
     let r = app
         .post_as("/introspect", "web", secret, &[("token", token)])
         .await;
@@ -175,7 +175,7 @@ async fn reused_refresh_token_revokes_the_family() {
     assert_eq!(app.audit_events("refresh_token.replayed").await.len(), 1);
 }
 
-async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
+pub(crate) async fn refresh(app: &TestApp, secret: &str, rt: &str) -> reqwest::Response {
     app.post_as(
         "/token",
         "web",
