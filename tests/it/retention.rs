@@ -83,15 +83,7 @@ async fn codes_refresh_tokens_and_their_family_go_once_expired_and_not_before() 
     assert_eq!(removed.get("token_family"), 1);
     assert_eq!(counts(&app).await, (0, 0, 0));
 
-    let metrics = app
-        .browser
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let metrics = crate::ops::scrape(&app).await;
     for line in [
         r#"ally_expired_removed_total{kind="authorization_code"} 1"#,
         r#"ally_expired_removed_total{kind="refresh_token"} 2"#,
@@ -179,14 +171,7 @@ async fn sign_in_leftovers_go_but_a_session_stays_until_it_has_been_ended_a_week
     }
     assert_eq!(app.count("sso_session").await, 2);
     // Alice signs out: her session is ended.
-    let r = app
-        .browser
-        .post(app.url("/logout"))
-        .form(&[("id_token_hint", tokens["id_token"].as_str().unwrap())])
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), StatusCode::OK);
+    crate::sso::log_out(&app, &tokens).await;
 
     // Six days on, the pending sign-ins and the failure counter are gone; the ended session
     // is kept for support questions.

@@ -58,7 +58,7 @@ async fn portal_setup() -> (TestApp, Receiver, App, String) {
 }
 
 /// RP-initiated logout proven by the ID token (no redirect).
-async fn log_out(app: &TestApp, tokens: &serde_json::Value) {
+pub(crate) async fn log_out(app: &TestApp, tokens: &serde_json::Value) {
     let r = app
         .browser
         .post(app.url("/logout"))
