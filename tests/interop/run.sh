@@ -14,7 +14,8 @@ trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 # built: a release build from a clean checkout (fat LTO, one codegen unit) takes about a
 # quarter of an hour on two cores. Without it, the release binary is built and run.
 if [ -n "${INTEROP_BIN:-}" ]; then
-  bin="$INTEROP_BIN"
+  # Made absolute: the run below happens in a scratch directory.
+  bin="$(realpath "$INTEROP_BIN")"
 else
   cargo build --release --manifest-path "$root/Cargo.toml" --bin ally-idp
   bin="$root/target/release/ally-idp"
