@@ -221,7 +221,9 @@ async fn oldest<E: EntityTrait>(
 /// The oldest expired refresh tokens, and the families whose current token (the one not yet
 /// used) was among them. A family has at most one such token, its newest: the exchange
 /// stores the first, and each rotation spends one and stores its successor in one
-/// transaction (`oidc::token::group_commit`). Its older tokens, all used, expired before it.
+/// transaction (`oidc::token::group_commit`; a client allowed the refresh grant is always
+/// issued a successor, `oidc::token::mint_for_family`). Its older tokens, all used, expired
+/// before it.
 async fn refresh_tokens(c: &impl ConnectionTrait, before: DateTime<Utc>) -> Result<Chunk, DbErr> {
     let mut delete = oldest_statement::<refresh_token::Entity>(
         refresh_token::Column::TokenHash,
