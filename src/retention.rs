@@ -30,10 +30,6 @@ const CODE_REPLAY_WINDOW: Duration = Duration::days(1);
 /// questions ("was I signed out?", "was the e-mail sent?") for this long.
 const SUPPORT_WINDOW: Duration = Duration::days(7);
 
-/// Help-desk verification tries and e-mailed-code sends are counted over fixed windows
-/// (`accounts::helpdesk::TRIES_WINDOW_MINUTES`, `authn::mfa::email_code`) of an hour.
-const FIXED_COUNTER_WINDOW: Duration = Duration::hours(1);
-
 /// One pass stops starting new chunks after this long, so a backlog (the first pass after
 /// an upgrade, or after a long outage) never holds up the other periodic jobs: the next
 /// pass goes on where this one stopped.
@@ -64,11 +60,12 @@ pub fn cutoff(kind: Kind, config: &Config, now: DateTime<Utc>) -> DateTime<Utc> 
                 secs(config.lockout.window_secs),
                 secs(config.registration.record_window_secs),
                 secs(config.registration.ip_window_secs),
-                FIXED_COUNTER_WINDOW,
+                Duration::minutes(crate::accounts::helpdesk::TRIES_WINDOW_MINUTES),
+                crate::authn::mfa::email_code::SENDS_WINDOW,
             ]
             .into_iter()
             .max()
-            .unwrap_or(FIXED_COUNTER_WINDOW);
+            .unwrap_or(crate::authn::mfa::email_code::SENDS_WINDOW);
             now - longest - GRACE
         }
     }
@@ -177,7 +174,7 @@ mod tests {
         c.registration.ip_window_secs = 60;
         assert_eq!(
             cutoff(Kind::AttemptCounters, &c, at()),
-            at() - FIXED_COUNTER_WINDOW - GRACE,
+            at() - Duration::hours(1) - GRACE,
             "the help desk's and the e-mailed codes' fixed windows count too"
         );
     }

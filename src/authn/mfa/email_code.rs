@@ -17,6 +17,9 @@ use crate::{
 /// Codes sent per account per hour: enough for honest retries, too few to flood a mailbox.
 const SENDS_PER_HOUR: u32 = 5;
 
+/// The window `SENDS_PER_HOUR` counts over (also how long `retention` keeps the counter).
+pub const SENDS_WINDOW: Duration = Duration::hours(1);
+
 fn hash(hasher: &TokenHasher, state_id: &str, code: &str) -> String {
     hasher.hash(Purpose::EmailCode, &format!("{state_id}:{code}"))
 }
@@ -39,11 +42,10 @@ pub async fn send(
     account: &entity::account::Model,
 ) -> Result<Sent, DbErr> {
     let key = format!("email-code:{}", account.id);
-    let hour = Duration::hours(1);
-    if store::attempts::failures(c, &key, hour, now).await? >= SENDS_PER_HOUR {
+    if store::attempts::failures(c, &key, SENDS_WINDOW, now).await? >= SENDS_PER_HOUR {
         return Ok(Sent::TooMany);
     }
-    store::attempts::add_failure(c, &key, hour, now).await?;
+    store::attempts::add_failure(c, &key, SENDS_WINDOW, now).await?;
     let code = format!("{:06}", rand::random_range(0..1_000_000u32));
     let expires = now + Duration::seconds(cfg.email_code_ttl_secs);
     store::mfa::set_email_code(c, &state.id, &hash(hasher, &state.id, &code), expires).await?;
