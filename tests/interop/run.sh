@@ -10,9 +10,8 @@ root="$(cd "$here/../.." && pwd)"
 work="$(mktemp -d)"
 trap 'kill "${pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
-# INTEROP_BIN: a binary already built to run instead. CI passes the debug binary its tests
-# built: a release build from a clean checkout (fat LTO, one codegen unit) takes about a
-# quarter of an hour on two cores. Without it, the release binary is built and run.
+# INTEROP_BIN: a binary already built to run instead (CI passes the release binary it has
+# just built; a debug one works too). Without it, the release binary is built and run.
 if [ -n "${INTEROP_BIN:-}" ]; then
   # Made absolute: the run below happens in a scratch directory.
   bin="$(realpath "$INTEROP_BIN")"
