@@ -18,6 +18,7 @@ pub mod jobs;
 pub mod mail;
 pub mod metrics;
 pub mod oidc;
+pub mod private_files;
 pub mod retention;
 pub mod startup;
 pub mod state;

@@ -79,6 +79,7 @@ impl Application {
             Duration::from_secs(config.database_acquire_timeout_secs),
         )
         .await?;
+        warn_of_shared_files(&config);
         let keyring = keystore::load_or_create(&db, &secrets.sealer, clock.now()).await?;
         let templates = Arc::new(Templates::new()?);
         let passkeys =
@@ -175,6 +176,22 @@ impl Application {
         jobs.abort();
         logouts.abort();
         served
+    }
+}
+
+/// Files of secrets that other local users can read, made so before ally-idp created them
+/// owner-only (`private_files`) or by hand: left as they are (an operator may share the
+/// directory with a backup user on purpose), but said once at start.
+fn warn_of_shared_files(config: &Config) {
+    let database = store::db::sqlite_file(&config.database_url).map(std::path::PathBuf::from);
+    let key = config.data_dir.join("master.key");
+    for path in database.iter().chain([&key]) {
+        if crate::private_files::readable_by_others(path) {
+            tracing::warn!(
+                path = %path.display(),
+                "other users of this machine can read this file, which holds secrets: make it owner-only (`chmod go= FILE`, a database's -wal and -shm files too)"
+            );
+        }
     }
 }
 

@@ -60,28 +60,12 @@ pub fn load_or_create(
     }
     let mut key = [0u8; 32];
     openssl::rand::rand_bytes(&mut key)?;
-    std::fs::create_dir_all(data_dir)
+    crate::private_files::create_dir_all(data_dir)
         .map_err(|e| CryptoError::Invalid(format!("creating {}: {e}", data_dir.display())))?;
-    write_private(
-        &path,
-        &base64::engine::general_purpose::STANDARD.encode(key),
-    )
-    .map_err(|e| CryptoError::Invalid(format!("writing {}: {e}", path.display())))?;
+    let text = base64::engine::general_purpose::STANDARD.encode(key) + "\n";
+    crate::private_files::write_new(&path, text.as_bytes())
+        .map_err(|e| CryptoError::Invalid(format!("writing {}: {e}", path.display())))?;
     Ok((key, true))
-}
-
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut opts = std::fs::OpenOptions::new();
-    opts.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        opts.mode(0o600);
-    }
-    let mut f = opts.open(path)?;
-    f.write_all(contents.as_bytes())?;
-    f.write_all(b"\n")
 }
 
 fn decode(text: &str) -> Result<[u8; 32], CryptoError> {

@@ -243,9 +243,15 @@ impl Mailer {
             .multipart(MultiPart::alternative_plain_html(text, html))?;
         match &self.transport {
             Transport::Outbox(dir) => {
-                tokio::fs::create_dir_all(dir).await?;
+                // Messages carry sign-in codes and reset links: owner-only, like the
+                // database (`private_files`).
                 let name = format!("{}-{}.eml", m.created_at.format("%Y%m%dT%H%M%S"), m.id);
-                tokio::fs::write(dir.join(name), message.formatted()).await?;
+                let (dir, bytes) = (dir.clone(), message.formatted());
+                tokio::task::spawn_blocking(move || {
+                    crate::private_files::create_dir_all(&dir)?;
+                    crate::private_files::write(&dir.join(name), &bytes)
+                })
+                .await??;
             }
             Transport::Smtp(t) => {
                 t.send(message).await?;

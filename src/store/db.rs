@@ -35,6 +35,25 @@ fn is_sqlite(url: &str) -> bool {
     url.starts_with("sqlite:")
 }
 
+/// Creates a SQLite database's missing directories (0700) and, when the URL lets SQLite
+/// create it (`mode=rwc`), the file itself (0600), before SQLite would create it readable by
+/// every local user: it holds password hashes and sealed keys (`private_files`).
+fn create_private_sqlite_file(path: &std::path::Path, create: bool) -> Result<(), DbErr> {
+    use crate::private_files;
+    let failed = |what: &std::path::Path, e: std::io::Error| {
+        DbErr::Custom(format!("creating {}: {e}", what.display()))
+    };
+    if let Some(dir) = path.parent()
+        && !dir.as_os_str().is_empty()
+    {
+        private_files::create_dir_all(dir).map_err(|e| failed(dir, e))?;
+    }
+    if create {
+        private_files::create_if_missing(path).map_err(|e| failed(path, e))?;
+    }
+    Ok(())
+}
+
 /// `acquire_timeout` bounds how long a request waits for a connection; while the database is
 /// unreachable that is how long a request takes to get its 503.
 pub async fn connect(
@@ -42,12 +61,8 @@ pub async fn connect(
     max_connections: Option<u32>,
     acquire_timeout: Duration,
 ) -> Result<DatabaseConnection, DbErr> {
-    if let Some(path) = sqlite_file(url)
-        && let Some(dir) = std::path::Path::new(path).parent()
-        && !dir.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(dir)
-            .map_err(|e| DbErr::Custom(format!("creating {}: {e}", dir.display())))?;
+    if let Some(path) = sqlite_file(url) {
+        create_private_sqlite_file(std::path::Path::new(path), url.contains("mode=rwc"))?;
     }
     let mut opts = ConnectOptions::new(url.to_owned());
     opts.max_connections(max_connections.unwrap_or_else(|| default_max_connections(url)))
@@ -338,7 +353,7 @@ pub async fn is_current(db: &DatabaseConnection) -> Result<bool, DbErr> {
     Ok(Migrator::get_pending_migrations(db).await?.is_empty())
 }
 
-fn sqlite_file(url: &str) -> Option<&str> {
+pub fn sqlite_file(url: &str) -> Option<&str> {
     let rest = url
         .strip_prefix("sqlite://")
         .or_else(|| url.strip_prefix("sqlite:"))?;

@@ -1194,3 +1194,45 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
         .unwrap();
     assert!(status.success(), "{status:?}");
 }
+
+/// With the default settings the data directory holds the database, the generated master key
+/// and the mail outbox: only the service's user may read them, whatever the umask
+/// (`private_files`).
+#[cfg(unix)]
+#[test]
+fn the_data_directory_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_ally-idp"))
+            .args(args)
+            .current_dir(dir.path())
+            .env_remove("DATABASE_URL")
+            .env_remove("ALLY_IDP_DATABASE_URL")
+            .env_remove("RUST_LOG")
+            .output()
+            .unwrap();
+        assert!(o.status.success(), "{}", stderr(&o));
+    };
+    run(&["migrate"]);
+    run(&[
+        "client",
+        "add",
+        "--client-id",
+        "svc",
+        "--name",
+        "Service",
+        "--grant-type",
+        "client_credentials",
+    ]);
+    let data = dir.path().join("data");
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&data), 0o700);
+    let mut files = 0;
+    for f in std::fs::read_dir(&data).unwrap().flatten() {
+        assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
+        files += 1;
+    }
+    assert!(data.join("ally-idp.db").exists() && data.join("master.key").exists());
+    assert!(files >= 2, "the database and the key at least");
+}

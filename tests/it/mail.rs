@@ -103,6 +103,16 @@ async fn decisions_are_mailed_once_through_the_outbox() {
         .flatten()
         .collect();
     assert_eq!(files.len(), 2);
+    #[cfg(unix)]
+    {
+        // They carry sign-in codes and reset links.
+        use std::os::unix::fs::PermissionsExt;
+        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&app.data_dir().join("outbox")), 0o700);
+        for f in &files {
+            assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
+        }
+    }
     let eml = files
         .iter()
         .map(|f| std::fs::read_to_string(f.path()).unwrap())
