@@ -297,6 +297,49 @@ async fn a_batch_that_fails_part_way_writes_nothing() {
     assert!(again.is_empty(), "a spent code is not spent again");
 }
 
+/// The group commit's inserts (`store::bulk::insert_all`; on PostgreSQL every row in one JSON
+/// parameter) store each column as a plain insert would: nulls, booleans, JSON, quotes in
+/// text, and times to the microsecond.
+#[tokio::test]
+async fn rows_written_in_bulk_read_back_as_they_were() {
+    use ally_idp::store;
+    use sea_orm::{ConnectionTrait, EntityTrait};
+    let (app, _) = setup().await;
+    let db = &app.state.db;
+    let account = app.account("alice").await.id;
+    let at = chrono::DateTime::parse_from_rfc3339("2026-12-07T10:11:12.345678Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc);
+    let family = |id: &str, offline: bool| entity::token_family::Model {
+        id: id.into(),
+        client_id: "web".into(),
+        account_id: account.clone(),
+        session_id: None,
+        scope: "openid profile".into(),
+        offline,
+        auth_time: at,
+        amr: serde_json::json!(["pwd", "otp"]),
+        acr: "2".into(),
+        created_at: at + chrono::Duration::microseconds(1),
+        revoked_at: offline.then_some(at),
+        revoked_reason: offline.then(|| "it's \"quoted\", \\ and ü".to_owned()),
+        expires_at: (!offline).then_some(at + chrono::Duration::hours(1)),
+    };
+    let rows: Vec<_> = (0..3)
+        .map(|i| family(&format!("f{i}"), i % 2 == 0))
+        .collect();
+    for s in store::bulk::insert_all(db.get_database_backend(), rows.clone()) {
+        db.execute_raw(s).await.unwrap();
+    }
+    for row in rows {
+        let stored = entity::token_family::Entity::find_by_id(row.id.clone())
+            .one(db)
+            .await
+            .unwrap();
+        assert_eq!(stored.as_ref(), Some(&row));
+    }
+}
+
 /// Each of several rotations written together stores its own successor, which works.
 #[tokio::test]
 async fn concurrent_refreshes_of_different_families_each_rotate() {
