@@ -134,7 +134,8 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     txn.commit().await?;
     let file = state.config.data_dir.join(APPS_FILE);
     let settings = serde_json::json!({ "issuer": state.issuer(), "apps": apps });
-    write_private(&file, &serde_json::to_vec_pretty(&settings)?)?;
+    // It holds client secrets: only the owner may read it.
+    crate::private_files::write_creating_dirs(&file, &serde_json::to_vec_pretty(&settings)?)?;
     println!(
         "Demo applications (client secrets are shown only now; also in {}):",
         file.display()
@@ -147,12 +148,4 @@ pub async fn seed(state: &AppState, now: DateTime<Utc>) -> anyhow::Result<()> {
     );
     println!("Demo user: {DEMO_USERNAME} / {password}");
     Ok(())
-}
-
-/// Writes a file only its owner can read (it holds client secrets).
-fn write_private(path: &std::path::Path, bytes: &[u8]) -> std::io::Result<()> {
-    if let Some(dir) = path.parent() {
-        crate::private_files::create_dir_all(dir)?;
-    }
-    crate::private_files::write(path, bytes)
 }

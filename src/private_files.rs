@@ -21,7 +21,7 @@ pub fn create_dir_all(dir: &Path) -> io::Result<()> {
 }
 
 /// Options that create a file 0600.
-pub fn open_options() -> std::fs::OpenOptions {
+fn open_options() -> std::fs::OpenOptions {
     let mut o = std::fs::OpenOptions::new();
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut o, 0o600);
@@ -47,6 +47,14 @@ pub fn write(path: &Path, bytes: &[u8]) -> io::Result<()> {
         .truncate(true)
         .open(path)?
         .write_all(bytes)
+}
+
+/// `write`, after creating `path`'s missing directories (0700).
+pub fn write_creating_dirs(path: &Path, bytes: &[u8]) -> io::Result<()> {
+    if let Some(dir) = path.parent() {
+        create_dir_all(dir)?;
+    }
+    write(path, bytes)
 }
 
 /// Creates `path` as an empty file, 0600, unless it exists (an empty file is an empty SQLite
@@ -103,6 +111,11 @@ mod tests {
             write_new(&new, b"again").is_err(),
             "an existing file is not replaced"
         );
+        let deep = root.path().join("c/d/f");
+        write_creating_dirs(&deep, b"z").unwrap();
+        assert_eq!(mode(&root.path().join("c")), 0o700);
+        assert_eq!(mode(&root.path().join("c/d")), 0o700);
+        assert_eq!(mode(&deep), 0o600);
         create_if_missing(&new).unwrap();
         assert_eq!(std::fs::read(&new).unwrap(), b"x", "nor emptied");
     }

@@ -69,7 +69,7 @@ impl Application {
         let secrets = secrets(&config)?;
         if secrets.generated_master_key {
             tracing::warn!(
-                path = %config.data_dir.join("master.key").display(),
+                path = %crate::crypto::master::key_file(&config.data_dir).display(),
                 "generated a new master key; back it up, and in production set secrets.master_key instead"
             );
         }
@@ -184,7 +184,7 @@ impl Application {
 /// directory with a backup user on purpose), but said once at start.
 fn warn_of_shared_files(config: &Config) {
     let database = store::db::sqlite_file(&config.database_url).map(std::path::PathBuf::from);
-    let key = config.data_dir.join("master.key");
+    let key = crate::crypto::master::key_file(&config.data_dir);
     for path in database.iter().chain([&key]) {
         if crate::private_files::readable_by_others(path) {
             tracing::warn!(

@@ -42,6 +42,11 @@ fn derive(master: &[u8; 32], label: &[u8]) -> [u8; 32] {
     super::hmac_sha256(master, &[label])
 }
 
+/// Where the generated master key is kept when none is configured.
+pub fn key_file(data_dir: &Path) -> std::path::PathBuf {
+    data_dir.join("master.key")
+}
+
 /// Resolves the master key: the configured value, else `<data_dir>/master.key`, generated
 /// (mode 0600) on first start. Returns the key and whether it was just generated.
 pub fn load_or_create(
@@ -52,7 +57,7 @@ pub fn load_or_create(
     if !configured.is_empty() {
         return decode(configured).map(|k| (k, false));
     }
-    let path = data_dir.join("master.key");
+    let path = key_file(data_dir);
     if path.exists() {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| CryptoError::Invalid(format!("reading {}: {e}", path.display())))?;

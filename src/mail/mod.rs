@@ -246,10 +246,9 @@ impl Mailer {
                 // Messages carry sign-in codes and reset links: owner-only, like the
                 // database (`private_files`).
                 let name = format!("{}-{}.eml", m.created_at.format("%Y%m%dT%H%M%S"), m.id);
-                let (dir, bytes) = (dir.clone(), message.formatted());
+                let (path, bytes) = (dir.join(name), message.formatted());
                 tokio::task::spawn_blocking(move || {
-                    crate::private_files::create_dir_all(&dir)?;
-                    crate::private_files::write(&dir.join(name), &bytes)
+                    crate::private_files::write_creating_dirs(&path, &bytes)
                 })
                 .await??;
             }

@@ -435,8 +435,7 @@ async fn serve_demo_seeds_clients_and_a_user_who_can_sign_in() {
     }
     #[cfg(unix)]
     {
-        use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(&apps_file).unwrap().permissions().mode();
+        let mode = crate::helpers::file_mode(&apps_file);
         assert_eq!(mode & 0o077, 0, "owner-only: {mode:o}");
     }
 
@@ -1201,7 +1200,7 @@ async fn sigterm_finishes_the_request_in_flight_then_exits() {
 #[cfg(unix)]
 #[test]
 fn the_data_directory_is_readable_by_its_owner_only() {
-    use std::os::unix::fs::PermissionsExt;
+    use crate::helpers::file_mode as mode;
     let dir = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let o = Command::new(env!("CARGO_BIN_EXE_ally-idp"))
@@ -1226,7 +1225,6 @@ fn the_data_directory_is_readable_by_its_owner_only() {
         "client_credentials",
     ]);
     let data = dir.path().join("data");
-    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
     assert_eq!(mode(&data), 0o700);
     let mut files = 0;
     for f in std::fs::read_dir(&data).unwrap().flatten() {

@@ -106,11 +106,10 @@ async fn decisions_are_mailed_once_through_the_outbox() {
     #[cfg(unix)]
     {
         // They carry sign-in codes and reset links.
-        use std::os::unix::fs::PermissionsExt;
-        let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
-        assert_eq!(mode(&app.data_dir().join("outbox")), 0o700);
+        use crate::helpers::file_mode;
+        assert_eq!(file_mode(&app.data_dir().join("outbox")), 0o700);
         for f in &files {
-            assert_eq!(mode(&f.path()), 0o600, "{}", f.path().display());
+            assert_eq!(file_mode(&f.path()), 0o600, "{}", f.path().display());
         }
     }
     let eml = files

@@ -606,6 +606,13 @@ pub async fn browser_for(app: &TestApp, username: &str) -> reqwest::Client {
 }
 
 /// A browser of its own: keeps cookies, never follows redirects.
+/// A path's permission bits (the owner's, the group's, everyone's).
+#[cfg(unix)]
+pub fn file_mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
 pub fn new_browser() -> reqwest::Client {
     reqwest::Client::builder()
         .cookie_store(true)
